@@ -1,0 +1,1 @@
+"""Alerts: the model, its evidence, the store and the sinks."""

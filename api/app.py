@@ -1,0 +1,66 @@
+"""The FastAPI app factory: everything the app needs is passed in, nothing is built at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import AlertReader
+from api.errors import install_error_handlers
+from api.routes import alerts, console, health, metrics
+from monitor.metrics import default_metrics
+from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_V1_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings,
+    store: AlertReader,
+    *,
+    readiness_checks: Mapping[str, Callable[[], None]] | None = None,
+) -> FastAPI:
+    """The API over ``store``.
+
+    ``readiness_checks`` are extra callables that raise when a dependency is not usable (e.g. the
+    Kafka broker); ``/readyz`` runs them after the store's ``ping``. They are injected so that the API
+    never imports a Kafka client. The caller owns ``store`` and closes it after the app stops.
+    """
+    checks = dict(readiness_checks or {})
+    if "store" in checks:
+        raise ValueError("readiness check name 'store' is reserved for the store's own ping")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The standard veille_* families exist from the first scrape, even before any worker ran.
+        default_metrics()
+        log.info("API ready on %s:%s", settings.api_host, settings.api_port)
+        yield
+        log.info("API stopping")
+
+    app = FastAPI(
+        title="Veille",
+        summary="Governance and social-media risk compliance monitor",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.readiness_checks = checks
+    app.state.metrics_registry = metrics.store_registry(store)
+
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    # Unversioned paths are kept for humans and curl; clients should use /api/v1.
+    app.include_router(alerts.router)
+    app.include_router(alerts.router, prefix=API_V1_PREFIX)
+    app.include_router(console.router)
+    app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,50 @@
+"""Liveness and readiness, for orchestrators and load balancers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import cast
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import StoreDep
+from api.errors import safe_reason
+from api.schemas import Health, Readiness
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, summary="The process is alive")
+async def healthz() -> Health:
+    # Deliberately checks nothing else: a dependency outage must not get the process restarted.
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="The store and every dependency answer",
+    responses={503: {"model": Readiness, "description": "a check failed; `checks` says which and why"}},
+)
+def readyz(request: Request, store: StoreDep) -> JSONResponse:
+    # A sync endpoint on purpose: checks block (a database round trip, a broker connect), so they
+    # run in the threadpool rather than on the event loop.
+    extra = cast(Mapping[str, Callable[[], None]], request.app.state.readiness_checks)
+    checks: dict[str, Callable[[], None]] = {"store": store.ping, **extra}
+    results: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+        except Exception as exc:  # any failure means "not ready"; the reason is reported, not raised
+            reason = safe_reason(exc)
+            results[name] = f"failed: {reason}"
+            log.warning("readiness check %s failed: %s", name, reason)
+        else:
+            results[name] = "ok"
+    ready = all(result == "ok" for result in results.values())
+    body = Readiness(status="ready" if ready else "unavailable", checks=results)
+    return JSONResponse(status_code=200 if ready else 503, content=body.model_dump())

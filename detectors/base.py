@@ -1,0 +1,55 @@
+"""The contract every detector honours, and the per-jurisdiction plan that tells it what to look for."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from monitor.post import Post
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something a detector found in one post.
+
+    ``detector`` and ``type`` are bounded names (metric labels, rule predicates). ``start``/``end``
+    are character offsets into the post text; a finding about the whole post (sentiment) spans it all.
+    ``recognizer`` says which recognizer or pattern produced it: the explanation shown to reviewers.
+    """
+
+    detector: str
+    type: str
+    start: int
+    end: int
+    score: float
+    recognizer: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorPlan:
+    """What one jurisdiction's rules need from the detectors: compiled once at policy load.
+
+    A detector not named in ``detectors`` never runs for posts of this jurisdiction, and a
+    detector never loads what its plan does not ask for (no NER model unless a NER entity is needed).
+    """
+
+    jurisdiction: str
+    detectors: frozenset[str] = frozenset()
+    pii_entities: frozenset[str] = frozenset()
+    lexicon_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    patterns: frozenset[str] = frozenset()
+    sentiment: bool = False
+
+    def wants(self, detector: str) -> bool:
+        return detector in self.detectors
+
+
+class Detector(Protocol):
+    """Runs over a whole poll batch at once; returns one list of findings per post, in order."""
+
+    name: ClassVar[str]
+
+    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]: ...

@@ -1,0 +1,165 @@
+"""The `veille` command."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.settings import Settings
+
+app = typer.Typer(
+    name="veille",
+    help="Governance and social-media risk compliance monitor.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+schema_app = typer.Typer(help="Print published JSON Schemas.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+def _mount_policies() -> None:
+    from policies.cli import app as policies_app
+
+    app.add_typer(policies_app, name="policies", help="Validate, test, explain and list the policy packs.")
+
+
+_mount_policies()
+
+
+class DetectMode(StrEnum):
+    PLAN = "plan"
+    ALL = "all"
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # kafka-python logs every connection attempt at INFO: noise for operators.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+
+
+@app.command()
+def run(
+    workers: Annotated[int, typer.Option(min=1, help="Consumer processes in the same group.")] = 1,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Consume posts from Kafka, raise alerts, commit offsets once alerts are stored."""
+    _configure_logging(verbose)
+    settings = _settings()
+    if workers == 1:
+        from monitor.runner import run_worker
+
+        run_worker(settings)
+    else:
+        from monitor.workers import run_workers
+
+        raise typer.Exit(run_workers(settings, workers))
+
+
+@app.command()
+def api(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Serve the HTTP API, the web console and /metrics."""
+    _configure_logging(verbose)
+    from api.server import serve
+
+    serve(_settings())
+
+
+@app.command()
+def demo(
+    rate: Annotated[float, typer.Option(min=0.1, help="Generated posts per second.")] = 20.0,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    api_port: Annotated[int | None, typer.Option(help="Port of the API (default: VEILLE_API_PORT).")] = None,
+) -> None:
+    """Start a local broker, a worker, the API and a stream of sample posts. Ctrl-C stops all."""
+    _configure_logging()
+    from monitor.demo import run_demo
+
+    run_demo(_settings(), rate=rate, workers=workers, api_port=api_port)
+
+
+@app.command()
+def produce(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL, one Post a line.")
+    ],
+) -> None:
+    """Send posts from a JSONL file to the input topics (internal/external by the post's source)."""
+    _configure_logging()
+    from monitor.produce import produce_file
+
+    sent = produce_file(_settings(), file)
+    typer.echo(f"sent {sent} posts", err=True)
+
+
+@app.command()
+def scan(
+    input: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="JSONL of posts.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSONL of results; '-' for stdout.")] = Path(
+        "-"
+    ),
+    detect: Annotated[
+        DetectMode,
+        typer.Option(
+            help="plan: what the rules need (as `veille run`); all: every detector and entity on every post."
+        ),
+    ] = DetectMode.PLAN,
+    progress: Annotated[bool, typer.Option(help="Progress bar on stderr.")] = True,
+) -> None:
+    """Run the detectors and rules over a JSONL export, without Kafka."""
+    from monitor.pipeline import build_pipeline
+    from monitor.scan import scan_file
+
+    pipeline = build_pipeline(_settings(), detect_all=detect is DetectMode.ALL)
+    if str(output) == "-":
+        summary = scan_file(pipeline, input, sys.stdout, show_progress=progress)
+    else:
+        with output.open("w", encoding="utf-8") as handle:
+            summary = scan_file(pipeline, input, handle, show_progress=progress)
+    rate = summary.posts / summary.seconds if summary.seconds else 0.0
+    typer.echo(
+        f"scanned {summary.posts} posts, {summary.alerts} alerts, {summary.invalid_lines} invalid lines "
+        f"skipped, {rate:.0f} posts/s (policy {pipeline.policy_version})",
+        err=True,
+    )
+    if summary.invalid_lines:
+        raise typer.Exit(1)
+
+
+@schema_app.command("post")
+def schema_post() -> None:
+    """The JSON Schema of a post record (what producers must send)."""
+    from monitor.post import post_json_schema
+
+    typer.echo(json.dumps(post_json_schema(), indent=2))
+
+
+@schema_app.command("scan")
+def schema_scan() -> None:
+    """The JSON Schema of one `veille scan` output line."""
+    from monitor.scan import SCAN_OUTPUT_SCHEMA
+
+    typer.echo(json.dumps(SCAN_OUTPUT_SCHEMA, indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

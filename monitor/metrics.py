@@ -1,0 +1,120 @@
+"""Every Prometheus metric Veille exports, defined once.
+
+Labels come only from sets fixed at start-up (topic, partition, jurisdiction, rule id, severity,
+detector, DLQ reason, outcome): never post ids, authors, text or exception messages.
+
+Several worker processes and the API share totals through prometheus-client's multiprocess mode:
+when ``PROMETHEUS_MULTIPROC_DIR`` is set, every process writes its samples there and the API's
+``/metrics`` aggregates them (see ``registry_for_scrape``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+
+REGISTRY_NAMESPACE = "veille"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    posts_consumed: Counter
+    records_dead_lettered: Counter
+    alerts_raised: Counter
+    rule_hits: Counter
+    batch_seconds: Histogram
+    detector_seconds: Histogram
+    consumer_lag: Gauge
+    offsets_committed: Counter
+    policy_info: Gauge
+    policy_reload_errors: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
+        """Fresh metrics in ``registry`` (tests pass their own ``CollectorRegistry()``)."""
+        kwargs: dict[str, Any] = {"registry": registry} if registry is not None else {}
+        return cls(
+            posts_consumed=Counter(
+                "veille_posts_consumed", "Posts decoded from the input topics", ["topic"], **kwargs
+            ),
+            records_dead_lettered=Counter(
+                "veille_records_dead_lettered",
+                "Malformed records sent to the dead-letter topic",
+                ["topic", "reason"],
+                **kwargs,
+            ),
+            alerts_raised=Counter(
+                "veille_alerts_raised",
+                "New alerts stored (replays not counted)",
+                ["rule", "severity", "jurisdiction"],
+                **kwargs,
+            ),
+            rule_hits=Counter(
+                "veille_rule_hits",
+                "Rule matches, including shadow (incubating) rules that raise no alert",
+                ["rule", "jurisdiction", "mode"],
+                **kwargs,
+            ),
+            batch_seconds=Histogram(
+                "veille_batch_processing_seconds",
+                "Time from poll return to offsets committed, per batch",
+                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+                **kwargs,
+            ),
+            detector_seconds=Histogram(
+                "veille_detector_seconds",
+                "Time one detector spends on one jurisdiction group of a batch",
+                ["detector"],
+                buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+                **kwargs,
+            ),
+            consumer_lag=Gauge(
+                "veille_consumer_lag",
+                "Fetch high-water mark minus the position, per assigned partition",
+                ["topic", "partition"],
+                multiprocess_mode="livesum",
+                **kwargs,
+            ),
+            offsets_committed=Counter(
+                "veille_offsets_commits",
+                "Offset commits after a stored batch",
+                **kwargs,
+            ),
+            policy_info=Gauge(
+                "veille_policy_info",
+                "Loaded policy packs; the value is 1, the hash is the label",
+                ["version"],
+                multiprocess_mode="liveall",
+                **kwargs,
+            ),
+            policy_reload_errors=Counter(
+                "veille_policy_reload_errors",
+                "Policy reloads refused because a pack failed validation",
+                **kwargs,
+            ),
+        )
+
+
+_default: Metrics | None = None
+
+
+def default_metrics() -> Metrics:
+    """The process-wide metrics on the global registry, created on first use."""
+    global _default
+    if _default is None:
+        _default = Metrics.create()
+    return _default
+
+
+def registry_for_scrape() -> CollectorRegistry:
+    """What /metrics serves: the multiprocess aggregate when enabled, else this process's registry."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY

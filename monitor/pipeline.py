@@ -1,0 +1,178 @@
+"""One batch of posts in, findings, rule hits and alerts out. Shared by `veille run` and `veille scan`.
+
+Knows nothing of Kafka: the run loop decodes records and hands posts here; the scan command reads
+them from a file. Both therefore find exactly the same things.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.evidence import build_evidence
+from alerts.model import Alert, Severity, alert_id
+from detectors.base import Detector, DetectorPlan, Finding
+from detectors.registry import build_detectors, full_plan
+from monitor.jurisdiction import resolve_jurisdiction
+from monitor.metrics import Metrics
+from monitor.post import Post
+from monitor.settings import Settings
+from policies import Plan, PolicySet, RuleHit, load_policy_set
+from policies.runner import detect
+
+
+@dataclass
+class PostResult:
+    post: Post
+    jurisdiction: str
+    findings: list[Finding] = field(default_factory=list)
+    hits: list[RuleHit] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+
+
+class Pipeline:
+    """Detectors and compiled policy plans, ready to process batches.
+
+    ``detect_all`` runs every detector and entity on every post whatever the plans say (audits and
+    evaluation); otherwise each post gets only what its jurisdiction's rules need, and an expensive
+    detector runs only on the posts where some rule can still match once it has run.
+    """
+
+    def __init__(
+        self,
+        policies: PolicySet,
+        detectors: Sequence[Detector],
+        *,
+        channel_jurisdictions: Mapping[str, str] | None = None,
+        default_jurisdiction: str = "GLOBAL",
+        detect_all: bool = False,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.detectors = list(detectors)
+        self.detect_all = detect_all
+        self.metrics = metrics
+        self._channel_jurisdictions = dict(channel_jurisdictions or {})
+        self._default_jurisdiction = default_jurisdiction
+        self._full_plans: dict[str, DetectorPlan] = {}
+        self.policies = policies
+
+    @property
+    def policies(self) -> PolicySet:
+        return self._policies
+
+    @policies.setter
+    def policies(self, policies: PolicySet) -> None:
+        """Swap packs between batches (hot reload): a batch always sees one consistent version."""
+        self._policies = policies
+        self._full_plans = {}
+
+    @property
+    def policy_version(self) -> str:
+        return self._policies.version
+
+    def metric_jurisdiction(self, jurisdiction: str) -> str:
+        """The pack a jurisdiction maps to: a bounded metric label, unlike the post's own country."""
+        return self._policies.plan_for(jurisdiction).jurisdiction
+
+    def _detector_plan(self, plan: Plan) -> DetectorPlan:
+        if not self.detect_all:
+            return plan.detector_plan
+        cached = self._full_plans.get(plan.jurisdiction)
+        if cached is None:
+            cached = full_plan(plan.jurisdiction, plan.detector_plan.lexicon_lists)
+            self._full_plans[plan.jurisdiction] = cached
+        return cached
+
+    def process(
+        self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None
+    ) -> list[PostResult]:
+        policies = self._policies
+        results = [
+            PostResult(
+                post, resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
+            )
+            for post in posts
+        ]
+        groups: dict[str, list[int]] = defaultdict(list)
+        plans: dict[str, Plan] = {}
+        for index, result in enumerate(results):
+            plan = policies.plan_for(result.jurisdiction)
+            plans[plan.jurisdiction] = plan
+            groups[plan.jurisdiction].append(index)
+
+        on_timing = self._observe_detector if self.metrics is not None else None
+        for plan_key, indexes in groups.items():
+            plan = plans[plan_key]
+            found, _skipped = detect(
+                plan,
+                [results[i].post for i in indexes],
+                self.detectors,
+                detector_plan=self._detector_plan(plan),
+                gated=not self.detect_all,
+                on_timing=on_timing,
+            )
+            for i, post_findings in zip(indexes, found, strict=True):
+                results[i].findings = post_findings
+
+        for plan_key, indexes in groups.items():
+            plan = plans[plan_key]
+            for i in indexes:
+                result = results[i]
+                result.hits = plan.evaluate(result.post, result.findings)
+                origin = dict(origins[i]) if origins is not None else {}
+                if result.post.url:
+                    origin.setdefault("url", result.post.url)
+                for hit in result.hits:
+                    if self.metrics is not None:
+                        mode = "shadow" if hit.shadow else "alert"
+                        self.metrics.rule_hits.labels(hit.rule_id, plan.jurisdiction, mode).inc()
+                    if not hit.shadow:
+                        result.alerts.append(self._alert(result, hit, policies.version, origin))
+        return results
+
+    def _observe_detector(self, detector: str, seconds: float) -> None:
+        assert self.metrics is not None
+        self.metrics.detector_seconds.labels(detector).observe(seconds)
+
+    @staticmethod
+    def _alert(result: PostResult, hit: RuleHit, policy_version: str, origin: dict[str, Any]) -> Alert:
+        post = result.post
+        return Alert(
+            id=alert_id(post.id, hit.rule_id),
+            rule_id=hit.rule_id,
+            rule_title=hit.title,
+            severity=Severity(hit.severity),
+            jurisdiction=result.jurisdiction,
+            source=post.source.value,
+            channel=post.channel,
+            post_id=post.id,
+            author_id=post.author.id,
+            author_role=post.author.role,
+            lang=post.lang,
+            post_created_at=post.created_at,
+            policy_version=policy_version,
+            evidence=build_evidence(post.text, hit.findings, result.findings),
+            explanation=list(hit.clauses),
+            remediation=hit.remediation,
+            references=list(hit.references),
+            origin=origin,
+        )
+
+
+def build_pipeline(
+    settings: Settings,
+    *,
+    detect_all: bool = False,
+    metrics: Metrics | None = None,
+    policies: PolicySet | None = None,
+) -> Pipeline:
+    return Pipeline(
+        policies if policies is not None else load_policy_set(settings.policies_dir),
+        build_detectors(settings.detectors),
+        channel_jurisdictions=settings.channel_jurisdictions,
+        default_jurisdiction=settings.default_jurisdiction,
+        detect_all=detect_all,
+        metrics=metrics,
+    )

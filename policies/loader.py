@@ -1,0 +1,564 @@
+"""Load the shipped packs plus an organisation's directory, check them, and compile one Plan per pack.
+
+Pure and cheap to call again (hot reload): it reads the files, returns a new PolicySet, and shares no
+state with the previous one. Every problem found is collected, then raised as one PolicyError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from policies.compiler import CompiledRule, Plan, build_plan, compile_rule
+from policies.errors import PolicyError, did_you_mean
+from policies.names import ENTITY_NAMES, PATTERN_TYPES
+from policies.schema import Condition, PackFile, RuleSpec
+from policies.yamlsrc import line_of, load_yaml
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "packs"
+_REPO_ROOT = SHIPPED_DIR.parent.parent
+GLOBAL = "GLOBAL"
+
+
+@dataclass
+class _File:
+    path: Path
+    display: str
+    raw: Any
+    spec: PackFile
+    shipped: bool
+
+    def line(self, *path: str | int) -> int | None:
+        return line_of(self.raw, path)
+
+    def error(self, path: Sequence[str | int], message: str, hint: str | None = None) -> PolicyError:
+        return PolicyError(self.display, line_of(self.raw, path), message, hint)
+
+
+@dataclass
+class _Rule:
+    spec: RuleSpec
+    file: _File
+    index: int
+
+    @property
+    def origin(self) -> str:
+        return f"{self.file.display}:{self.file.line('rules', self.index)}"
+
+
+@dataclass
+class _Pack:
+    """A pack with its overlays, then resolved along its `extends` chain."""
+
+    id: str
+    jurisdiction: str
+    base: _File
+    overlays: list[_File] = field(default_factory=list)
+    parent: _Pack | None = None
+    lists: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    list_origin: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, _Rule] = field(default_factory=dict)
+    disabled: dict[str, str] = field(default_factory=dict)
+    enabled: set[str] = field(default_factory=set)  # sandbox rules switched on here or in a parent
+
+    @property
+    def files(self) -> list[_File]:
+        return [self.base, *self.overlays]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every pack, compiled: look a post's jurisdiction up with ``plan_for``."""
+
+    version: str  # sha256 of all loaded files (short): recorded on every alert
+    plans: Mapping[str, Plan]  # pack jurisdiction → plan
+    covers: Mapping[str, str]  # other code → pack jurisdiction (e.g. DE → EU, UK → GB)
+    files: tuple[str, ...] = ()
+
+    @property
+    def jurisdictions(self) -> tuple[str, ...]:
+        return tuple(self.plans)
+
+    def plan_for(self, jurisdiction: str | None) -> Plan:
+        """FR → the fr pack; an EU member without its own pack → eu; anything unknown → global."""
+        code = (jurisdiction or GLOBAL).upper()
+        plan = self.plans.get(code)
+        if plan is None:
+            plan = self.plans.get(self.covers.get(code, GLOBAL))
+        if plan is None:
+            plan = self.plans[GLOBAL]
+        return plan
+
+    def rules(self) -> Iterator[tuple[Plan, CompiledRule]]:
+        """Each rule once, with the plan of the pack that defines it (where its tests run by default)."""
+        by_pack = {plan.pack: plan for plan in self.plans.values()}
+        seen: set[str] = set()
+        for plan in self.plans.values():
+            for rule in plan.rules:
+                if rule.id not in seen:
+                    seen.add(rule.id)
+                    yield by_pack.get(rule.pack, plan), rule
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(_REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _pack_files(directory: Path) -> list[Path]:
+    return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+
+
+def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: bool = False) -> PolicySet:
+    """Shipped packs plus ``extra_dir`` (an organisation's own packs and overlays). Raises PolicyError."""
+    errors: list[PolicyError] = []
+    paths = [(p, True) for p in _pack_files(SHIPPED_DIR)]
+    if extra_dir is not None:
+        extra = Path(extra_dir)
+        if not extra.is_dir():
+            raise PolicyError(
+                str(extra),
+                None,
+                "policies directory not found",
+                "pass an existing directory of *.yaml packs or overlays",
+            )
+        paths += [(p, False) for p in _pack_files(extra)]
+
+    digest = hashlib.sha256()
+    files: list[_File] = []
+    for path, shipped in paths:
+        display = _display(path)
+        data = path.read_bytes()
+        digest.update(path.name.encode() + b"\0" + data + b"\0")
+        try:
+            raw = load_yaml(data.decode("utf-8"), display)
+        except UnicodeDecodeError as exc:
+            errors.append(
+                PolicyError(display, None, f"not UTF-8 (byte {exc.start})", "save the file as UTF-8")
+            )
+            continue
+        except PolicyError as exc:
+            errors.append(exc)
+            continue
+        if raw is None:
+            errors.append(
+                PolicyError(display, 1, "empty file", "start with 'pack: {id: ..., jurisdiction: ...}'")
+            )
+            continue
+        try:
+            spec = PackFile.model_validate(raw)
+        except ValidationError as exc:
+            errors.extend(_validation_errors(display, raw, exc))
+            continue
+        files.append(_File(path, display, raw, spec, shipped))
+
+    packs = _assemble(files, errors)
+    if not errors:
+        for pack in _order(packs, errors):
+            _resolve(pack, errors)
+    if errors:
+        raise PolicyError.collect(errors)
+
+    plans: dict[str, Plan] = {}
+    covers: dict[str, str] = {}
+    depth_of: dict[str, int] = {}
+    for pack in packs.values():
+        compiled = [
+            compile_rule(
+                rule.spec, pack.lists, rule.origin, rule.file.spec.pack.overlay or rule.file.spec.pack.id
+            )
+            for rule in pack.rules.values()
+            if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
+        ]
+        plans[pack.jurisdiction] = build_plan(pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled)
+        depth_of[pack.jurisdiction] = _depth(pack)
+        for code in pack.base.spec.pack.covers:
+            # The most specific pack wins: an organisation's "nordics" pack extending eu takes DK from eu.
+            current = covers.get(code)
+            if current is None or _depth(pack) > depth_of[current]:
+                covers[code] = pack.jurisdiction
+    if GLOBAL not in plans:
+        raise PolicyError(
+            _display(SHIPPED_DIR),
+            None,
+            "no pack with jurisdiction GLOBAL",
+            "restore policies/packs/global.yaml",
+        )
+    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files))
+
+
+def _depth(pack: _Pack) -> int:
+    return 0 if pack.parent is None else 1 + _depth(pack.parent)
+
+
+def _assemble(files: list[_File], errors: list[PolicyError]) -> dict[str, _Pack]:
+    packs: dict[str, _Pack] = {}
+    jurisdictions: dict[str, _File] = {}
+    for f in files:
+        header = f.spec.pack
+        if header.overlay is not None:
+            continue
+        assert header.jurisdiction is not None
+        if header.id in packs:
+            errors.append(
+                f.error(
+                    ("pack", "id"),
+                    f"pack '{header.id}' is already defined in {packs[header.id].base.display}",
+                    "to amend a shipped pack, use 'pack: {id: <yours>, overlay: "
+                    f"{header.id}}}' instead of redefining it",
+                )
+            )
+            continue
+        if header.jurisdiction in jurisdictions:
+            errors.append(
+                f.error(
+                    ("pack", "jurisdiction"),
+                    f"jurisdiction {header.jurisdiction} already has "
+                    f"a pack ({jurisdictions[header.jurisdiction].display})",
+                    "one pack per jurisdiction: use an overlay to amend it",
+                )
+            )
+            continue
+        jurisdictions[header.jurisdiction] = f
+        packs[header.id] = _Pack(header.id, header.jurisdiction, f)
+    for f in files:
+        target = f.spec.pack.overlay
+        if target is None:
+            continue
+        if target not in packs:
+            errors.append(
+                f.error(
+                    ("pack", "overlay"),
+                    f"overlay of unknown pack '{target}'",
+                    did_you_mean(target, packs, "Packs defined"),
+                )
+            )
+            continue
+        packs[target].overlays.append(f)
+    for pack in packs.values():
+        parent = pack.base.spec.pack.extends
+        if parent is None:
+            continue
+        if parent not in packs:
+            errors.append(
+                pack.base.error(
+                    ("pack", "extends"),
+                    f"pack '{pack.id}' extends unknown pack '{parent}'",
+                    did_you_mean(parent, packs, "Packs defined"),
+                )
+            )
+        else:
+            pack.parent = packs[parent]
+    return packs
+
+
+def _order(packs: dict[str, _Pack], errors: list[PolicyError]) -> list[_Pack]:
+    """Parents before children; a cycle is an error."""
+    ordered: list[_Pack] = []
+    state: dict[str, int] = {}
+
+    def visit(pack: _Pack, chain: list[str]) -> None:
+        if state.get(pack.id) == 2:
+            return
+        if state.get(pack.id) == 1:
+            cycle = " → ".join([*chain[chain.index(pack.id) :], pack.id])
+            errors.append(
+                pack.base.error(
+                    ("pack", "extends"),
+                    f"inheritance cycle: {cycle}",
+                    "a pack must not extend itself, directly or not",
+                )
+            )
+            return
+        state[pack.id] = 1
+        if pack.parent is not None:
+            visit(pack.parent, [*chain, pack.id])
+        state[pack.id] = 2
+        ordered.append(pack)
+
+    for pack in packs.values():
+        visit(pack, [])
+    return ordered if not errors else []
+
+
+def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
+    if pack.parent is not None:
+        pack.lists = dict(pack.parent.lists)
+        pack.list_origin = dict(pack.parent.list_origin)
+        pack.rules = dict(pack.parent.rules)
+        pack.disabled = dict(pack.parent.disabled)
+        pack.enabled = set(pack.parent.enabled)
+    own: list[_Rule] = []
+    for f in pack.files:
+        pack.enabled.update(f.spec.enable)
+        for name, list_spec in f.spec.lists.items():
+            inherited = pack.lists.get(name, ())
+            phrases = tuple(list_spec.phrases) if list_spec.phrases is not None else inherited
+            if list_spec.extend:
+                phrases = tuple(dict.fromkeys((*phrases, *list_spec.extend)))
+            pack.lists[name] = phrases
+            pack.list_origin.setdefault(name, f"{f.display}:{f.line('lists', name)}")
+        for index, rule_spec in enumerate(f.spec.rules):
+            if rule_spec.id in pack.rules:
+                first = pack.rules[rule_spec.id]
+                errors.append(
+                    f.error(
+                        ("rules", index, "id"),
+                        f"rule id '{rule_spec.id}' is already defined at {first.origin}",
+                        "rule ids are unique across packs: disable the inherited rule "
+                        "('disable: [{id: ..., reason: ...}]') and add yours under a new id",
+                    )
+                )
+                continue
+            rule = _Rule(rule_spec, f, index)
+            pack.rules[rule_spec.id] = rule
+            own.append(rule)
+    for f in pack.files:
+        for index, disable in enumerate(f.spec.disable):
+            if disable.id not in pack.rules:
+                errors.append(
+                    f.error(
+                        ("disable", index, "id"),
+                        f"cannot disable unknown rule '{disable.id}'",
+                        did_you_mean(disable.id, pack.rules, "Rules defined"),
+                    )
+                )
+                continue
+            del pack.rules[disable.id]
+            pack.disabled[disable.id] = disable.reason
+        for index, rule_id in enumerate(f.spec.enable):
+            target = pack.rules.get(rule_id)
+            if target is None or target.spec.maturity != "sandbox":
+                errors.append(
+                    f.error(
+                        ("enable", index),
+                        f"'{rule_id}' is not a sandbox rule of this pack",
+                        "'enable' lists sandbox rules to load; stable and incubating rules are always loaded",
+                    )
+                )
+    for rule in own:
+        _check_rule(rule, pack, errors)
+
+
+def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:
+    spec, f, base = rule.spec, rule.file, ("rules", rule.index)
+    prefix = f"rule {spec.id}: "
+    if spec.maturity == "stable":
+        if not spec.tests.match or not spec.tests.no_match:
+            missing = " and ".join(
+                k for k, v in (("match", spec.tests.match), ("no_match", spec.tests.no_match)) if not v
+            )
+            errors.append(
+                f.error(
+                    (*base, "tests") if "tests" in f.raw["rules"][rule.index] else (*base, "id"),
+                    f"{prefix}a stable rule needs 'match' and 'no_match' tests (missing: {missing})",
+                    "add 'tests: {match: [...], no_match: [...]}' with at least one post "
+                    "each, or set 'maturity: incubating'",
+                )
+            )
+        if not spec.references:
+            errors.append(
+                f.error(
+                    (*base, "id"),
+                    f"{prefix}a stable rule needs 'references'",
+                    "cite the regulation, policy or URL the rule encodes",
+                )
+            )
+    conditions = [((*base, "when"), spec.when)] + [
+        ((*base, "exceptions", i, "when"), e.when) for i, e in enumerate(spec.exceptions)
+    ]
+    for path, cond in conditions:
+        for sub_path, sub in _walk(path, cond):
+            _check_condition(f, sub_path, sub, prefix, pack, errors)
+
+
+def _walk(path: tuple[str | int, ...], cond: Condition) -> Iterator[tuple[tuple[str | int, ...], Condition]]:
+    yield path, cond
+    for key, children in (("all", cond.all_), ("any", cond.any_)):
+        for i, child in enumerate(children or ()):
+            yield from _walk((*path, key, i), child)
+    if cond.not_ is not None:
+        yield from _walk((*path, "not"), cond.not_)
+
+
+def _check_condition(
+    f: _File,
+    path: tuple[str | int, ...],
+    cond: Condition,
+    prefix: str,
+    pack: _Pack,
+    errors: list[PolicyError],
+) -> None:
+    def unknown_list(name: str, at: tuple[str | int, ...]) -> None:
+        if name not in pack.lists:
+            errors.append(
+                f.error(at, f"{prefix}unknown list '{name}'", did_you_mean(name, pack.lists, "Lists defined"))
+            )
+
+    if cond.lexicon is not None:
+        for i, name in enumerate(cond.lexicon.lists):
+            unknown_list(name, (*path, "lexicon", "lists", i))
+    if cond.near is not None:
+        unknown_list(cond.near.a, (*path, "near", "a"))
+        unknown_list(cond.near.b, (*path, "near", "b"))
+    if cond.pii is not None:
+        for i, entity in enumerate(cond.pii.entities):
+            if entity not in ENTITY_NAMES:
+                errors.append(
+                    f.error(
+                        (*path, "pii", "entities", i),
+                        f"{prefix}unknown entity type '{entity}'",
+                        did_you_mean(entity, ENTITY_NAMES, "Entities known"),
+                    )
+                )
+    if cond.pattern is not None:
+        for i, name in enumerate(cond.pattern.names):
+            if name not in PATTERN_TYPES:
+                errors.append(
+                    f.error(
+                        (*path, "pattern", "names", i),
+                        f"{prefix}unknown pattern '{name}'",
+                        did_you_mean(name, PATTERN_TYPES, "Patterns known"),
+                    )
+                )
+
+
+# ----------------------------------------------------------------------------------- pydantic errors
+
+
+def _validation_errors(display: str, raw: Any, exc: ValidationError) -> list[PolicyError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        line = line_of(raw, loc)
+        prefix = _rule_prefix(raw, loc)
+        kind = err["type"]
+        # Name the field only when the error is about the field itself, not something nested in it.
+        key = loc[-1] if loc and isinstance(loc[-1], str) and loc[-1] in _FIELD_NAMES else None
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            allowed = _allowed_keys(loc[:-1])
+            message = f"{prefix}unknown key '{name}'"
+            hint = did_you_mean(name, allowed, "Allowed keys") if allowed else "remove it"
+            if name in _KEY_HINTS:
+                hint = f"{_KEY_HINTS[name]}. Allowed keys: {', '.join(sorted(allowed))}"
+        elif kind == "missing":
+            message = f"{prefix}missing required key '{loc[-1]}'"
+            hint = f"add '{loc[-1]}:'"
+        elif kind == "literal_error":
+            expected = err.get("ctx", {}).get("expected", "")
+            message = f"{prefix}invalid {key or 'value'} {err.get('input')!r}"
+            hint = f"use one of {expected}"
+        elif kind == "string_pattern_mismatch":
+            message = f"{prefix}invalid {key or 'value'} {err.get('input')!r}"
+            hint = _PATTERN_HINTS.get(str(key), f"it must match {err.get('ctx', {}).get('pattern')}")
+        elif kind in ("model_type", "model_attributes_type", "dict_type"):
+            message = f"{prefix}expected a mapping (key: value), got {type(err.get('input')).__name__}"
+            hint = (
+                "a test post is a text, or a mapping such as {text: ..., source: internal}"
+                if "match" in loc or "no_match" in loc
+                else "see policies/README.md for the format"
+            )
+        elif kind == "value_error":
+            message = f"{prefix}{key + ': ' if key else ''}{err['msg'].removeprefix('Value error, ')}"
+            hint = None
+        else:
+            message = f"{prefix}{key + ': ' if key else ''}{err['msg'].lower()}"
+            hint = None
+            if kind.endswith("_type") and key:
+                hint = f"check the type of '{key}' (see policies/README.md for the format)"
+        out.append(PolicyError(display, line, message, hint))
+    return out
+
+
+_PATTERN_HINTS = {
+    "id": "ids are lowercase words and digits joined by hyphens, e.g. acme-confidential-external "
+    "(pack ids may also use underscores)",
+    "jurisdiction": "use an ISO 3166-1 alpha-2 code in capitals (FR, GB, US), EU or GLOBAL",
+    "extends": "use the id of another pack, e.g. eu",
+    "overlay": "use the id of the pack to amend, e.g. global",
+    "name": "exception names are lower_snake_case",
+    "lang": "use an ISO 639-1 code in lowercase, e.g. fr",
+}
+
+# Keys people reach for by analogy with the detectors' names, and where they belong instead.
+_KEY_HINTS = {
+    "ner": "NER entities are a pii predicate: 'pii: {entities: [PERSON]}'",
+    "presidio": "Presidio entities are a pii predicate: 'pii: {entities: [EMAIL_ADDRESS]}'",
+    "patterns": "use 'pattern: [AWS_ACCESS_KEY, ...]'",
+    "source": "sources are a rule key: 'sources: [external]'",
+    "sources": "sources are a rule key, not a condition: 'sources: [external]' next to 'when:'",
+}
+
+
+def _rule_prefix(raw: Any, loc: tuple[Any, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        try:
+            rule_id = raw["rules"][loc[1]].get("id")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            rule_id = None
+        return f"rule {rule_id}: " if isinstance(rule_id, str) else f"rules[{loc[1]}]: "
+    return ""
+
+
+def _model_fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {(info.alias or name): info.annotation for name, info in model.model_fields.items()}
+
+
+def _collect_field_names() -> frozenset[str]:
+    names: set[str] = set()
+    stack: list[Any] = [PackFile]
+    seen: set[Any] = set()
+    while stack:
+        tp = stack.pop()
+        if tp in seen:
+            continue
+        seen.add(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            for alias, annotation in _model_fields(tp).items():
+                names.add(alias)
+                stack.append(annotation)
+        else:
+            stack.extend(get_args(tp))
+    return frozenset(names)
+
+
+_FIELD_NAMES = _collect_field_names()
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the schema accepts at ``loc``: the fix hint for an unknown key."""
+    current: Any = PackFile
+    for element in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = _model_fields(current)
+            if element in fields:
+                current = fields[element]
+            continue  # pydantic's own location tags
+        origin = get_origin(current)
+        if origin is list and isinstance(element, int):
+            current = get_args(current)[0]
+        elif origin is dict and isinstance(element, str):
+            current = get_args(current)[1]
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(_model_fields(current))
+    return []
+
+
+def _unwrap(tp: Any) -> Any:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp

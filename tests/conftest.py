@@ -1,0 +1,96 @@
+"""Fixtures shared by every test area: real PostgreSQL and real Kafka-protocol brokers."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VEILLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """The admin URL of the real PostgreSQL server; fails (never skips) when it is not reachable."""
+    engine = sa.create_engine(POSTGRES_ADMIN_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {exc}. Start it (see README).")
+    finally:
+        engine.dispose()
+    return POSTGRES_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database on the real server for one test, dropped afterwards."""
+    name = f"veille_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'create database "{name}"'))
+    url = sa.engine.make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
+
+
+# --- Kafka brokers ---
+# Real Kafka-protocol brokers (see DESIGN.md): every Kafka test runs against Tansu and noida-db, so that
+# no broker's quirk becomes Veille's assumption. One broker of each kind per session; tests isolate
+# themselves with their own topic names and consumer group (see `kafka_settings`).
+
+KAFKA_BROKER_KINDS = ("tansu", "noida")
+
+
+@pytest.fixture(scope="session", params=KAFKA_BROKER_KINDS)
+def kafka_broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """A started ``monitor.broker.EmbeddedBroker``; fails (never skips) when it cannot start."""
+    from monitor.broker import BrokerError, EmbeddedBroker
+
+    data_dir = tmp_path_factory.mktemp(f"broker-{request.param}")
+    broker = EmbeddedBroker(request.param, data_dir=data_dir, log_path=data_dir / "broker.log")
+    try:
+        broker.start()
+    except BrokerError as exc:
+        pytest.fail(f"cannot start the {request.param} broker: {exc}")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_settings(kafka_broker: object, tmp_path: object) -> object:
+    """Settings for one test: its own topics, group and SQLite store, short group timeouts.
+
+    The topics exist (4 partitions each) when the test starts.
+    """
+    from monitor.kafka_io import ensure_topics
+    from monitor.settings import Settings
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings = Settings(
+        bootstrap_servers=[kafka_broker.bootstrap],  # type: ignore[attr-defined]
+        input_topics=[f"{prefix}.posts.internal", f"{prefix}.posts.external"],
+        dlq_topic=f"{prefix}.posts.dlq",
+        alerts_topic=f"{prefix}.alerts",
+        group_id=f"{prefix}-group",
+        data_dir=tmp_path,
+        poll_timeout_ms=200,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
+    ensure_topics(settings, partitions=4)
+    return settings
