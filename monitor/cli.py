@@ -49,6 +49,8 @@ def _configure_logging(verbose: bool = False) -> None:
     )
     # kafka-python logs every connection attempt at INFO: noise for operators.
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # Alembic announces every migration context at INFO, in every worker that opens the store.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -101,8 +103,10 @@ def produce(
     _configure_logging()
     from monitor.produce import produce_file
 
-    sent = produce_file(_settings(), file)
-    typer.echo(f"sent {sent} posts", err=True)
+    report = produce_file(_settings(), file)
+    typer.echo(f"sent {report.sent} posts, {len(report.invalid)} invalid lines not sent", err=True)
+    if report.invalid:
+        raise typer.Exit(1)
 
 
 @app.command()

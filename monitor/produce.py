@@ -102,14 +102,11 @@ def produce_file_report(settings: Settings, path: Path) -> ProduceReport:
     return ProduceReport(sent=produce_posts(settings, posts), invalid=invalid)
 
 
-def produce_file(settings: Settings, path: Path) -> int:
-    """Send the valid posts of a JSONL file and log each invalid line (number and reason) as an error.
-
-    Returns the number sent. Use :func:`produce_file_report` to act on the invalid lines.
-    """
+def produce_file(settings: Settings, path: Path) -> ProduceReport:
+    """Send the valid posts of a JSONL file and log each invalid line (number and reason) as an error."""
     report = produce_file_report(settings, path)
     for bad in report.invalid:
         log.error("%s:%d: not sent: %s", path, bad.line, bad.reason)
     if report.invalid:
         log.error("%d invalid lines in %s were not sent", len(report.invalid), path)
-    return report.sent
+    return report

@@ -46,7 +46,9 @@ from alerts.sinks import AlertSink
 from monitor.kafka_io import DeadLetterWriter, make_consumer, make_producer, record_ref
 from monitor.metrics import Metrics
 from monitor.post import MalformedRecord, Post, decode_post
+from monitor.reload import PolicyReloader
 from monitor.settings import Settings
+from policies import PolicySet
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ class PipelineLike(Protocol):
     def process(
         self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None
     ) -> Sequence[_HasAlerts]: ...
+
+
+class ReloadablePipeline(PipelineLike, Protocol):
+    policies: PolicySet
+
+
+class SystemicFailure(RuntimeError):
+    """Every post of a batch failed on its own too: the pipeline is broken, not the posts."""
 
 
 class StoreLike(Protocol):
@@ -114,6 +124,7 @@ class Worker:
         dlq_producer: KafkaProducer | None = None,
         retry_backoff_s: tuple[float, float] = (0.5, 30.0),
         client_id: str | None = None,
+        reloader: PolicyReloader | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -125,6 +136,7 @@ class Worker:
         self._owns_producer = dlq_producer is None
         self._backoff_initial, self._backoff_max = retry_backoff_s
         self._client_id = client_id
+        self._reloader = reloader
         self._lag_labels: set[tuple[str, str]] = set()
         self.batches_committed = 0
         self.failed_attempts = 0
@@ -138,8 +150,10 @@ class Worker:
         log.info("worker consuming %s as group %r (policy %s)", ", ".join(self.settings.input_topics),
                  self.settings.group_id, self.pipeline.policy_version)
         backoff = self._backoff_initial
+        self._publish_policy_version(None)
         try:
             while not stop.is_set():
+                self._maybe_reload()
                 try:
                     batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
                                           max_records=self.settings.poll_max_records)
@@ -172,6 +186,7 @@ class Worker:
         max_bytes = self.settings.max_record_bytes
         posts: list[Post] = []
         origins: list[dict[str, Any]] = []
+        sources: list[ConsumerRecord] = []
         consumed: Tally[str] = Tally()
         dead: Tally[tuple[str, str]] = Tally()
         records = 0
@@ -190,9 +205,17 @@ class Worker:
                     continue
                 posts.append(post)
                 origins.append({"topic": tp.topic, "partition": tp.partition, "offset": record.offset})
+                sources.append(record)
                 consumed[tp.topic] += 1
 
-        results = self.pipeline.process(posts, origins) if posts else []
+        results: Sequence[_HasAlerts] = []
+        if posts:
+            try:
+                results = self.pipeline.process(posts, origins)
+            except Exception as exc:
+                log.warning("batch %s failed in the pipeline (%s); isolating the post that caused it",
+                            _batch_ref(batch), type(exc).__name__)
+                results = self._process_isolating(posts, origins, sources, dlq, dead)
         alerts = [alert for result in results for alert in result.alerts]
         new_ids = set(self.store.add_many(alerts)) if alerts else set()
         # Counted when stored, not when committed: a retried batch finds them already stored (not new).
@@ -213,6 +236,58 @@ class Worker:
         outcome = BatchOutcome(records, len(posts), sum(dead.values()), len(alerts), len(new_ids))
         log.debug("batch %s: %s", _batch_ref(batch), outcome)
         return outcome
+
+    def _process_isolating(
+        self,
+        posts: Sequence[Post],
+        origins: Sequence[dict[str, Any]],
+        sources: Sequence[ConsumerRecord],
+        dlq: DeadLetterWriter,
+        dead: Tally[tuple[str, str]],
+    ) -> list[_HasAlerts]:
+        """Process posts one by one; dead-letter those that still fail, unless all of them do.
+
+        One post that crashes a detector must not stall its partition forever; but when every post
+        fails, the fault is the pipeline's (a model missing, a bug) and dead-lettering the whole stream
+        would lose it: the batch is retried instead.
+        """
+        results: list[_HasAlerts] = []
+        failed: list[tuple[int, Exception]] = []
+        for index, (post, origin) in enumerate(zip(posts, origins, strict=True)):
+            try:
+                results.extend(self.pipeline.process([post], [origin]))
+            except Exception as exc:
+                failed.append((index, exc))
+        if len(failed) == len(posts):
+            raise SystemicFailure(f"all {len(posts)} posts failed; first: {type(failed[0][1]).__name__}")
+        for index, error in failed:
+            record = sources[index]
+            origin = origins[index]
+            where = record_ref(origin["topic"], origin["partition"], origin["offset"])
+            log.error("%s dead-lettered: processing_failed (%s)", where, type(error).__name__)
+            dlq.send(value=record.value, key=record.key, reason="processing_failed",
+                     detail=f"{type(error).__name__} in the detectors or rules", source_topic=origin["topic"],
+                     source_partition=origin["partition"], source_offset=origin["offset"])
+            dead[(origin["topic"], "processing_failed")] += 1
+        return results
+
+    def _maybe_reload(self) -> None:
+        """Between batches only: a batch is always evaluated by one policy version."""
+        if self._reloader is None:
+            return
+        policies = self._reloader.poll(time.monotonic())
+        if policies is None:
+            return
+        pipeline: ReloadablePipeline = self.pipeline  # type: ignore[assignment]
+        previous = pipeline.policy_version
+        pipeline.policies = policies
+        self._publish_policy_version(previous)
+
+    def _publish_policy_version(self, previous: str | None) -> None:
+        if previous is not None and previous != self.pipeline.policy_version:
+            with contextlib.suppress(KeyError):
+                self.metrics.policy_info.remove(previous)
+        self.metrics.policy_info.labels(self.pipeline.policy_version).set(1)
 
     def _metric_jurisdiction(self, jurisdiction: str) -> str:
         """The pack the post's jurisdiction maps to: bounded, unlike arbitrary country codes."""
@@ -327,10 +402,13 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
         start_http_server(settings.metrics_port, addr=settings.api_host)
         log.info("worker metrics on http://%s:%d/metrics", settings.api_host, settings.metrics_port)
     pipeline = build_pipeline(settings, metrics=metrics)
+    reloader = PolicyReloader(settings.policies_dir, metrics)
+    if threading.current_thread() is threading.main_thread():
+        reloader.install_sighup()
     store = SqlAlertStore.open(settings.resolved_database_url)
     sinks = build_sinks(settings)
     try:
-        Worker(settings, pipeline, store, sinks, metrics).run(stop)
+        Worker(settings, pipeline, store, sinks, metrics, reloader=reloader).run(stop)
     finally:
         for sink in sinks:
             try:

@@ -67,7 +67,7 @@ def test_produce_file_sends_valid_lines_and_reports_invalid_ones(
     assert all("secret words" not in bad.reason for bad in report.invalid)
 
     with caplog.at_level(logging.ERROR, logger="monitor.produce"):
-        assert produce_file(kafka_settings, path) == 3
+        assert produce_file(kafka_settings, path).sent == 3
     assert f"{path}:2: not sent: not valid JSON" in caplog.text
     assert "3 invalid lines" in caplog.text
     routing = topic_for_sources(kafka_settings)
