@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from detectors.recognizers import luhn_ok, nir_key
 from monitor.post import Author, Post, Source
 
 INTERNAL_CHANNELS = ("teams", "slack", "yammer")
@@ -132,20 +133,7 @@ class _Person:
 
 def luhn_complete(partial: str) -> str:
     """``partial`` plus the check digit that makes the whole number pass the Luhn test."""
-    total = 0
-    for index, char in enumerate(reversed(partial)):
-        digit = int(char)
-        if index % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return partial + str((10 - total % 10) % 10)
-
-
-def luhn_valid(number: str) -> bool:
-    digits = [c for c in number if c.isdigit()]
-    return len(digits) > 1 and luhn_complete("".join(digits[:-1])) == "".join(digits)
+    return next(partial + digit for digit in "0123456789" if luhn_ok(partial + digit))
 
 
 def iban_check_digits(country: str, bban: str) -> str:
@@ -158,10 +146,6 @@ def iban_valid(iban: str) -> bool:
     compact = iban.replace(" ", "").upper()
     numeric = "".join(str(int(c, 36)) for c in compact[4:] + compact[:4])
     return int(numeric) % 97 == 1
-
-
-def nir_key(first13: str) -> str:
-    return f"{97 - int(first13) % 97:02d}"
 
 
 def _group(value: str, size: int = 4) -> str:
@@ -223,7 +207,7 @@ class _Filler:
         department = f"{rng.choice([*range(1, 20), *range(21, 96)]):02d}"
         commune, order = f"{rng.randint(1, 999):03d}", f"{rng.randint(1, 999):03d}"
         first13 = sex + year + month + department + commune + order
-        return f"{sex} {year} {month} {department} {commune} {order} {nir_key(first13)}"
+        return f"{sex} {year} {month} {department} {commune} {order} {nir_key(first13):02d}"
 
     def aws(self) -> tuple[str, str]:
         alphabet = string.ascii_uppercase + string.digits
