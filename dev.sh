@@ -43,13 +43,18 @@ PY
     log "PostgreSQL is not reachable at $url: the PostgreSQL tests will fail. Set VEILLE_TEST_POSTGRES_URL."
 }
 
-ensure_chromium() {
-    [ -x /usr/bin/chromium ] && return 0
+ensure_debian_tools() {
+    # The console's browser test, and the real Prometheus/Alertmanager of the ops tests.
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing+=(prometheus)
+    [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+    [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "installing Debian chromium for the console's browser tests"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        log "installing Debian packages: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        log "no /usr/bin/chromium: install Debian's chromium package for the browser tests"
+        log "missing Debian packages for the tests: ${missing[*]} (apt-get install them)"
     fi
 }
 
@@ -63,7 +68,7 @@ case "$cmd" in
     test)
         setup_python
         ensure_postgres
-        ensure_chromium
+        ensure_debian_tools
         log "ruff"
         "$VENV/bin/ruff" check .
         log "mypy"

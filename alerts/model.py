@@ -26,6 +26,15 @@ class AlertStatus(StrEnum):
     CLOSED = "closed"
 
 
+class Verdict(StrEnum):
+    """Why a closed alert was closed; per-rule precision is computed from these."""
+
+    TRUE_POSITIVE = "true_positive"
+    FALSE_POSITIVE = "false_positive"
+    BENIGN = "benign"
+    DUPLICATE = "duplicate"
+
+
 def alert_id(post_id: str, rule_id: str) -> str:
     """Stable across replays and workers: the same post and rule always give the same alert."""
     digest = hashlib.sha256(f"{rule_id}\x1f{post_id}".encode()).hexdigest()
@@ -78,3 +87,15 @@ class Alert(BaseModel):
     origin: dict[str, Any] = Field(
         default_factory=dict, description="where the post came from: topic, partition, offset, url"
     )
+    # Review state (alerts.lifecycle): who works the alert and how it was concluded.
+    assignee: str | None = None
+    verdict: Verdict | None = None
+    ticket: str | None = None
+    updated_at: datetime | None = None
+    acknowledged_at: datetime | None = Field(default=None, description="first left the open status")
+    closed_at: datetime | None = Field(default=None, description="last closed; cleared on reopen")
+    anonymised_at: datetime | None = Field(default=None, description="personal data removed by retention")
+    # Grouping (alerts.store): repeated hits of one rule by one author within the window.
+    occurrences: int = Field(default=1, ge=1, description="hits grouped into this alert")
+    last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
+    silenced: bool = Field(default=False, description="matched an active silence when stored")

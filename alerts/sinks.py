@@ -1,4 +1,4 @@
-"""Where new alerts go besides the store: a Kafka topic (and, later, Alertmanager and webhooks).
+"""Where new alerts go besides the store: a Kafka topic, Prometheus Alertmanager, signed webhooks.
 
 The run loop commits input offsets only after every sink's ``publish`` returned, so a sink must not
 return before its receiver has the alerts (for Kafka: acknowledged by the broker), and must raise
@@ -7,16 +7,25 @@ return before its receiver has the alerts (for Kafka: acknowledged by the broker
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from alerts.model import Alert
 
 if TYPE_CHECKING:
+    import httpx
     from kafka import KafkaProducer
 
+    from monitor.metrics import Metrics
     from monitor.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class SinkError(RuntimeError):
@@ -92,3 +101,162 @@ class MemorySink:
 
     def close(self) -> None:
         return None
+
+
+# --- HTTP sinks: Alertmanager and webhooks ---
+
+SIGNATURE_HEADER = "X-Veille-Signature"
+TIMESTAMP_HEADER = "X-Veille-Timestamp"
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` over ``timestamp.body``: the timestamp is signed so a capture cannot be replayed
+    later; receivers recompute it and compare in constant time (see :func:`verify_signature`)."""
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+class _HttpSink:
+    """POST with retries: connection errors, timeouts, 429 and 5xx are retried with doubling delays;
+    another 4xx is not (the same request would be refused again) and fails the batch at once.
+
+    Either way the batch fails with :class:`SinkError` and the worker keeps its offsets: nothing is
+    lost, the batch is published again on the next attempt.
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        attempts: int = 4,
+        backoff_s: float = 0.5,
+        timeout_s: float = 10.0,
+        metrics: Metrics | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import httpx
+
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.url = url
+        self._attempts = attempts
+        self._backoff_s = backoff_s
+        self._metrics = metrics
+        self._sleep = sleep
+        self._client: httpx.Client = httpx.Client(timeout=timeout_s)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> None:
+        import httpx
+
+        delay = self._backoff_s
+        problem = ""
+        for attempt in range(1, self._attempts + 1):
+            try:
+                response = self._client.post(self.url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                problem = type(exc).__name__
+            else:
+                if response.is_success:
+                    return
+                problem = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code != 429:
+                    # The receiver's answer may echo the payload: only the status is reported.
+                    raise SinkError(self.name, f"{problem} from {self.url}: the receiver refused the batch")
+            if attempt < self._attempts:
+                if self._metrics is not None:
+                    self._metrics.sink_retries.labels(self.name).inc()
+                log.warning("sink %s: %s (attempt %d of %d); retrying in %.1f s",
+                            self.name, problem, attempt, self._attempts, delay)
+                self._sleep(delay)
+                delay *= 2
+        raise SinkError(self.name, f"{problem} from {self.url} after {self._attempts} attempts")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AlertmanagerSink(_HttpSink):
+    """Posts alerts to Alertmanager's API v2 (``POST /api/v2/alerts``).
+
+    Labels: ``alertname="VeilleAlert"``, ``rule``, ``severity``, ``jurisdiction`` and ``alert_id``
+    (without it Alertmanager would merge every alert of one rule into one); annotations: ``title`` and
+    ``link`` (the alert in the console when ``public_url`` is set). Silenced alerts are not sent.
+    """
+
+    name = "alertmanager"
+
+    def __init__(self, base_url: str, *, public_url: str | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url.rstrip("/") + "/api/v2/alerts", **kwargs)
+        self._public_url = public_url.rstrip("/") if public_url else None
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        base = self._public_url
+        link = f"{base}/api/v1/alerts/{alert.id}" if base else f"veille:alert/{alert.id}"
+        return {
+            "labels": {
+                "alertname": "VeilleAlert",
+                "rule": alert.rule_id,
+                "severity": alert.severity.value,
+                "jurisdiction": alert.jurisdiction,
+                "alert_id": alert.id,
+            },
+            "annotations": {"title": alert.rule_title, "link": link},
+            "startsAt": alert.created_at.astimezone(UTC).isoformat(),
+            **({"generatorURL": link} if self._public_url else {}),
+        }
+
+    def publish(self, alerts: Sequence[Alert]) -> None:
+        items = [self.payload(a) for a in alerts if not a.silenced]
+        if items:
+            body = json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
+            self._post(body, {"Content-Type": "application/json"})
+
+
+class WebhookSink(_HttpSink):
+    """Posts ``{"alerts": [...]}`` (as on the Kafka topic: masked evidence, never a raw span), signed
+    with HMAC-SHA256 in ``X-Veille-Signature`` over ``X-Veille-Timestamp + "." + body``."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: bytes, **kwargs: Any) -> None:
+        if not secret:
+            raise ValueError("a webhook needs a secret to sign with (VEILLE_WEBHOOK_SECRET)")
+        super().__init__(url, **kwargs)
+        self._secret = secret
+
+    def publish(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        body = json.dumps(
+            {"alerts": [alert_payload(a) for a in alerts]}, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+        # Signed once per batch: every retry carries the same timestamp and signature.
+        timestamp = str(int(datetime.now(UTC).timestamp()))
+        self._post(body, {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign(self._secret, timestamp, body),
+        })
+
+
+def build_http_sinks(settings: Settings, metrics: Metrics | None = None) -> list[AlertSink]:
+    """The Alertmanager and webhook sinks the settings ask for (none by default)."""
+    common: dict[str, Any] = {
+        "attempts": settings.sink_attempts, "backoff_s": settings.sink_backoff_seconds, "metrics": metrics,
+    }
+    sinks: list[AlertSink] = []
+    if settings.alertmanager_url:
+        sinks.append(AlertmanagerSink(settings.alertmanager_url, public_url=settings.public_url, **common))
+    if settings.webhook_urls:
+        if settings.webhook_secret is None:
+            raise ValueError(
+                "VEILLE_WEBHOOK_URLS is set but VEILLE_WEBHOOK_SECRET is not: webhooks are always signed"
+            )
+        secret = settings.webhook_secret.get_secret_value().encode()
+        sinks.extend(WebhookSink(url, secret, **common) for url in settings.webhook_urls)
+    return sinks

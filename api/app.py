@@ -9,9 +9,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from api.auth import Pseudonymizer, install_bootstrap_token
 from api.deps import AlertReader
 from api.errors import install_error_handlers
-from api.routes import alerts, console, health, metrics
+from api.routes import (
+    alerts,
+    analytics,
+    audit,
+    brands,
+    console,
+    health,
+    metrics,
+    review,
+    silences,
+    stream,
+    tokens,
+)
 from monitor.metrics import default_metrics
 from monitor.settings import Settings
 
@@ -40,6 +53,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The standard veille_* families exist from the first scrape, even before any worker ran.
         default_metrics()
+        if settings.bootstrap_admin_token is not None:
+            install_bootstrap_token(store, settings.bootstrap_admin_token.get_secret_value())  # type: ignore[arg-type]
         log.info("API ready on %s:%s", settings.api_host, settings.api_port)
         yield
         log.info("API stopping")
@@ -54,13 +69,24 @@ def create_app(
     app.state.store = store
     app.state.readiness_checks = checks
     app.state.metrics_registry = metrics.store_registry(store)
+    app.state.metrics_registry.register(analytics.PrecisionCollector(store))  # type: ignore[arg-type]
+    key = settings.pseudonym_key
+    app.state.pseudonymizer = Pseudonymizer(key.get_secret_value().encode() if key is not None else None)
 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
     # Unversioned paths are kept for humans and curl; clients should use /api/v1.
     app.include_router(alerts.router)
+    # Before the alerts router: /alerts/stream must not be taken for the alert with id "stream".
+    app.include_router(stream.router, prefix=API_V1_PREFIX)
     app.include_router(alerts.router, prefix=API_V1_PREFIX)
+    app.include_router(tokens.router, prefix=API_V1_PREFIX)
+    app.include_router(review.router, prefix=API_V1_PREFIX)
+    app.include_router(audit.router, prefix=API_V1_PREFIX)
+    app.include_router(analytics.router, prefix=API_V1_PREFIX)
+    app.include_router(silences.router, prefix=API_V1_PREFIX)
+    app.include_router(brands.router, prefix=API_V1_PREFIX)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")
     return app

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from alerts.lifecycle import AlertNotFound, IllegalTransition, LifecycleError
 from alerts.query import InvalidCursor
 from alerts.store import StoreError
 
@@ -81,8 +82,26 @@ async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _illegal_transition(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IllegalTransition)
+    content = {"detail": str(exc), "current": exc.current.value, "allowed": [s.value for s in exc.allowed]}
+    return JSONResponse(status_code=409, content=content)
+
+
+async def _alert_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+
+async def _lifecycle_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(InvalidCursor, _invalid_cursor)
     app.add_exception_handler(BadRequest, _bad_request)
     app.add_exception_handler(StoreError, _store_unavailable)
+    # Most specific first is not needed: Starlette picks the handler along the exception's MRO.
+    app.add_exception_handler(IllegalTransition, _illegal_transition)
+    app.add_exception_handler(AlertNotFound, _alert_not_found)
+    app.add_exception_handler(LifecycleError, _lifecycle_error)

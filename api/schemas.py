@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from alerts.model import Alert, AlertStatus, Severity, alert_id
+from alerts.model import Alert, AlertStatus, Severity, Verdict, alert_id
 from monitor.post import Source
 
 _EXAMPLE_ALERT: dict[str, Any] = {
@@ -88,6 +88,16 @@ class AlertPublic(BaseModel):
     remediation: str | None
     references: list[str]
     origin: dict[str, Any] = Field(description="where the post came from: topic, partition, offset, url")
+    assignee: str | None = Field(default=None, description="the reviewer working the alert")
+    verdict: Verdict | None = Field(default=None, description="set when closed")
+    ticket: str | None = Field(default=None, description="external ticket reference, set when closed")
+    updated_at: datetime | None = Field(default=None, description="last review change")
+    acknowledged_at: datetime | None = Field(default=None, description="first moved out of open")
+    closed_at: datetime | None = Field(default=None, description="last closed; null when open again")
+    occurrences: int = Field(default=1, description="hits of this rule by this author grouped here")
+    last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
+    silenced: bool = Field(default=False, description="matched an active silence when stored")
+    anonymised_at: datetime | None = Field(default=None, description="personal data removed by retention")
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertPublic:

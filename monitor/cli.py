@@ -32,6 +32,17 @@ def _mount_policies() -> None:
 _mount_policies()
 
 
+def _mount_review() -> None:
+    from alerts.cli import audit_app, retention_app, tokens_app
+
+    app.add_typer(tokens_app, name="tokens")
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(retention_app, name="retention")
+
+
+_mount_review()
+
+
 class DetectMode(StrEnum):
     PLAN = "plan"
     ALL = "all"

@@ -24,6 +24,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import httpx
+from pydantic import SecretStr
 
 from monitor.broker import EmbeddedBroker, _die_with_parent, free_port
 from monitor.kafka_io import ensure_topics, make_producer
@@ -65,6 +66,11 @@ def demo_settings(settings: Settings, *, api_port: int | None = None) -> Setting
         update["data_dir"] = DEMO_DIR
     if api_port is not None:
         update["api_port"] = api_port
+    if settings.bootstrap_admin_token is None:
+        # The API requires a token: the demo makes an admin one and prints the console link with it.
+        from alerts.tokens import new_token
+
+        update["bootstrap_admin_token"] = SecretStr(new_token()[1])
     return settings.model_copy(update=update)
 
 
@@ -80,12 +86,19 @@ def child_env(settings: Settings) -> dict[str, str]:
         "VEILLE_GROUP_ID": settings.group_id,
         "VEILLE_SESSION_TIMEOUT_MS": str(settings.session_timeout_ms),
         "VEILLE_HEARTBEAT_INTERVAL_MS": str(settings.heartbeat_interval_ms),
+        "VEILLE_GROUP_WINDOW_SECONDS": str(settings.group_window_seconds),
         "VEILLE_API_HOST": settings.api_host,
         "VEILLE_API_PORT": str(settings.api_port),
+        **_bootstrap_env(settings),
         # Workers write their samples here and the API's /metrics aggregates them.
         "PROMETHEUS_MULTIPROC_DIR": str((settings.data_dir / "metrics").resolve()),
     })
     return env
+
+
+def _bootstrap_env(settings: Settings) -> dict[str, str]:
+    token = settings.bootstrap_admin_token
+    return {"VEILLE_BOOTSTRAP_ADMIN_TOKEN": token.get_secret_value()} if token is not None else {}
 
 
 class Demo:
@@ -107,6 +120,13 @@ class Demo:
     @property
     def api_url(self) -> str:
         return f"http://{self.settings.api_host}:{self.settings.api_port}"
+
+    @property
+    def console_url(self) -> str:
+        """The console with the demo's admin token in the fragment (never sent to the server's logs)."""
+        token = self.settings.bootstrap_admin_token
+        fragment = f"#token={token.get_secret_value()}" if token is not None else ""
+        return f"{self.api_url}/{fragment}"
 
     def start(self) -> None:
         data_dir = self.settings.data_dir
@@ -242,7 +262,10 @@ def run_demo(settings: Settings, *, rate: float = 20.0, workers: int = 1, api_po
     demo = Demo(settings, workers=workers, api_port=api_port)
     try:
         demo.start()
-        sys.stderr.write(f"Veille demo: API and console at {demo.api_url}  (Ctrl-C to stop)\n")
+        sys.stderr.write(f"Veille demo: console at {demo.console_url}  (Ctrl-C to stop)\n")
+        token = demo.settings.bootstrap_admin_token
+        if token is not None:
+            sys.stderr.write(f"  admin token for the API: {token.get_secret_value()}\n")
         demo.feed(stop, rate)
     finally:
         demo.stop()

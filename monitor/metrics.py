@@ -10,7 +10,9 @@ when ``PROMETHEUS_MULTIPROC_DIR`` is set, every process writes its samples there
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +33,20 @@ class Metrics:
     offsets_committed: Counter
     policy_info: Gauge
     policy_reload_errors: Counter
+    alert_latency_seconds: Histogram
+    sink_failures: Counter
+    sink_retries: Counter
+    batch_retries: Counter
+    build_info: Gauge
+    brand_sentiment: Gauge
+    brand_volume: Gauge
+    spike_alerts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
         """Fresh metrics in ``registry`` (tests pass their own ``CollectorRegistry()``)."""
         kwargs: dict[str, Any] = {"registry": registry} if registry is not None else {}
-        return cls(
+        metrics = cls(
             posts_consumed=Counter(
                 "veille_posts_consumed", "Posts decoded from the input topics", ["topic"], **kwargs
             ),
@@ -48,7 +58,7 @@ class Metrics:
             ),
             alerts_raised=Counter(
                 "veille_alerts_raised",
-                "New alerts stored (replays not counted)",
+                "New rule hits stored, as alerts or grouped occurrences (replays not counted)",
                 ["rule", "severity", "jurisdiction"],
                 **kwargs,
             ),
@@ -95,7 +105,77 @@ class Metrics:
                 "Policy reloads refused because a pack failed validation",
                 **kwargs,
             ),
+            alert_latency_seconds=Histogram(
+                "veille_alert_latency_seconds",
+                "End to end: the post's created_at to its new alert stored",
+                ["severity"],
+                # From sub-second (live stream) to a day (replays, backlogs after an outage).
+                buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
+                **kwargs,
+            ),
+            sink_failures=Counter(
+                "veille_sink_failures",
+                "Sink publish calls that raised; the batch is retried, offsets stay uncommitted",
+                ["sink"],
+                **kwargs,
+            ),
+            sink_retries=Counter(
+                "veille_sink_retries",
+                "HTTP sink requests retried after a connection error, timeout, 429 or 5xx",
+                ["sink"],
+                **kwargs,
+            ),
+            batch_retries=Counter(
+                "veille_batch_retries",
+                "Batches rolled back and polled again, by the step that failed",
+                ["stage"],
+                **kwargs,
+            ),
+            build_info=Gauge(
+                "veille_build_info",
+                "Always 1; the Veille and Python versions are the labels",
+                ["version", "python"],
+                # Same value in every process: no per-pid series needed.
+                multiprocess_mode="max",
+                **kwargs,
+            ),
+            # Brand comes from the bounded configured list; jurisdiction is the policy pack.
+            brand_sentiment=Gauge(
+                "veille_brand_sentiment",
+                "Mean compound sentiment of the newest window, per brand",
+                ["brand", "jurisdiction", "source"],
+                multiprocess_mode="mostrecent",
+                **kwargs,
+            ),
+            brand_volume=Gauge(
+                "veille_brand_volume",
+                "Posts naming the brand in the newest window",
+                ["brand", "jurisdiction", "source"],
+                multiprocess_mode="mostrecent",
+                **kwargs,
+            ),
+            spike_alerts=Counter(
+                "veille_spike_alerts",
+                "E-reputation alerts raised, by brand and kind (negative, volume, crisis)",
+                ["brand", "kind"],
+                **kwargs,
+            ),
         )
+        metrics.build_info.labels(_veille_version(), platform.python_version()).set(1)
+        return metrics
+
+
+# Values of the bounded labels above that are not data-driven (the others are topics, DLQ reasons,
+# rule ids, jurisdictions, detectors, severities and sink names, all fixed when the process starts).
+RULE_HIT_MODES = ("alert", "shadow")
+BATCH_STAGES = ("pipeline", "store", "sink", "dlq", "commit")
+
+
+def _veille_version() -> str:
+    try:
+        return importlib.metadata.version("veille")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 _default: Metrics | None = None

@@ -33,6 +33,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import Any, Protocol
 
@@ -41,12 +42,13 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from alerts.model import Alert
+from alerts.model import Alert, Severity
 from alerts.sinks import AlertSink
 from monitor.kafka_io import DeadLetterWriter, make_consumer, make_producer, record_ref
-from monitor.metrics import Metrics
-from monitor.post import MalformedRecord, Post, decode_post
+from monitor.metrics import BATCH_STAGES, Metrics
+from monitor.post import DLQ_REASONS, MalformedRecord, Post, decode_post
 from monitor.reload import PolicyReloader
+from monitor.reputation import ReputationAggregator
 from monitor.settings import Settings
 from policies import PolicySet
 
@@ -125,6 +127,7 @@ class Worker:
         retry_backoff_s: tuple[float, float] = (0.5, 30.0),
         client_id: str | None = None,
         reloader: PolicyReloader | None = None,
+        reputation: ReputationAggregator | None = None,
     ) -> None:
         self.settings = settings
         self.pipeline = pipeline
@@ -137,9 +140,11 @@ class Worker:
         self._backoff_initial, self._backoff_max = retry_backoff_s
         self._client_id = client_id
         self._reloader = reloader
+        self.reputation = reputation
         self._lag_labels: set[tuple[str, str]] = set()
         self.batches_committed = 0
         self.failed_attempts = 0
+        self._stage = "pipeline"  # the step a failing batch was in: a bounded metric label
         self.commits_refused = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -151,6 +156,7 @@ class Worker:
                  self.settings.group_id, self.pipeline.policy_version)
         backoff = self._backoff_initial
         self._publish_policy_version(None)
+        self._init_series()
         try:
             while not stop.is_set():
                 self._maybe_reload()
@@ -167,7 +173,10 @@ class Worker:
                         self._handle(consumer, dlq, batch)
                     except Exception as exc:
                         self.failed_attempts += 1
+                        self.metrics.batch_retries.labels(self._stage).inc()
                         self._rewind(consumer, batch)
+                        if self.reputation is not None:
+                            self.reputation.reload()  # forget the unsaved windows of the failed batch
                         log.error("batch %s not committed (%s: %s); retrying it in %.1f s",
                                   _batch_ref(batch), type(exc).__name__, exc, backoff)
                         # A stalled partition is exactly when the lag gauge must be right.
@@ -183,6 +192,7 @@ class Worker:
     def _handle(self, consumer: KafkaConsumer, dlq: DeadLetterWriter,
                 batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> BatchOutcome:
         started = time.perf_counter()
+        self._stage = "pipeline"
         max_bytes = self.settings.max_record_bytes
         posts: list[Post] = []
         origins: list[dict[str, Any]] = []
@@ -217,15 +227,41 @@ class Worker:
                             _batch_ref(batch), type(exc).__name__)
                 results = self._process_isolating(posts, origins, sources, dlq, dead)
         alerts = [alert for result in results for alert in result.alerts]
+        if self.reputation is not None and results:
+            aligned = origins
+            if len(results) != len(origins):
+                # Posts were dead-lettered while isolating a failure: match the rest by identity, so
+                # that the aggregator still skips what it already counted when the batch is replayed.
+                origin_of = {id(post): origin for post, origin in zip(posts, origins, strict=True)}
+                aligned = [origin_of[id(result.post)] for result in results]  # type: ignore[attr-defined]
+            alerts += self.reputation.process(results, aligned,  # type: ignore[arg-type]
+                                              policy_version=self.pipeline.policy_version)
+        self._stage = "store"
         new_ids = set(self.store.add_many(alerts)) if alerts else set()
+        stored_at = time.time()
         # Counted when stored, not when committed: a retried batch finds them already stored (not new).
         for alert in alerts:
             if alert.id in new_ids:
                 self.metrics.alerts_raised.labels(alert.rule_id, alert.severity.value,
                                                   self._metric_jurisdiction(alert.jurisdiction)).inc()
+                # A producer clock ahead of ours would give a negative age: count it as immediate.
+                age = max(0.0, stored_at - alert.post_created_at.timestamp())
+                self.metrics.alert_latency_seconds.labels(alert.severity.value).observe(age)
+        self._stage = "sink"
         for sink in self.sinks:
-            sink.publish(alerts)
+            try:
+                sink.publish(alerts)
+            except Exception:
+                self.metrics.sink_failures.labels(sink.name).inc()
+                raise
+        self._stage = "dlq"
         dlq.flush()
+        if self.reputation is not None:
+            # Window state (with its applied offsets) is saved before the offsets move: a crash
+            # after this replays a batch the aggregator then skips.
+            self._stage = "store"
+            self.reputation.save()
+        self._stage = "commit"
         self._commit(consumer, batch)
 
         for topic, count in consumed.items():
@@ -270,6 +306,19 @@ class Worker:
                      source_partition=origin["partition"], source_offset=origin["offset"])
             dead[(origin["topic"], "processing_failed")] += 1
         return results
+
+    def _init_series(self) -> None:
+        """Create every bounded series at zero, so rate() and absence alerts work before the first event."""
+        for topic in self.settings.input_topics:
+            self.metrics.posts_consumed.labels(topic)
+            for reason in DLQ_REASONS:
+                self.metrics.records_dead_lettered.labels(topic, reason)
+        for sink in self.sinks:
+            self.metrics.sink_failures.labels(sink.name)
+        for stage in BATCH_STAGES:
+            self.metrics.batch_retries.labels(stage)
+        for severity in Severity:
+            self.metrics.alert_latency_seconds.labels(severity.value)
 
     def _maybe_reload(self) -> None:
         """Between batches only: a batch is always evaluated by one policy version."""
@@ -364,10 +413,11 @@ def _batch_ref(batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> str:
     )
 
 
-def build_sinks(settings: Settings) -> list[AlertSink]:
-    from alerts.sinks import KafkaAlertSink
+def build_sinks(settings: Settings, metrics: Metrics | None = None) -> list[AlertSink]:
+    """The alerts topic always; Alertmanager and signed webhooks when the settings name them."""
+    from alerts.sinks import KafkaAlertSink, build_http_sinks
 
-    return [KafkaAlertSink(settings)]
+    return [KafkaAlertSink(settings), *build_http_sinks(settings, metrics)]
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
@@ -405,10 +455,16 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
     reloader = PolicyReloader(settings.policies_dir, metrics)
     if threading.current_thread() is threading.main_thread():
         reloader.install_sighup()
-    store = SqlAlertStore.open(settings.resolved_database_url)
-    sinks = build_sinks(settings)
+    store = SqlAlertStore.open(
+        settings.resolved_database_url, group_window=timedelta(seconds=settings.group_window_seconds)
+    )
+    from alerts.reputation_store import ReputationStore
+    from monitor.reputation import build_aggregator
+
+    reputation = build_aggregator(settings, pipeline, ReputationStore(store.engine), metrics)
+    sinks = build_sinks(settings, metrics)
     try:
-        Worker(settings, pipeline, store, sinks, metrics, reloader=reloader).run(stop)
+        Worker(settings, pipeline, store, sinks, metrics, reloader=reloader, reputation=reputation).run(stop)
     finally:
         for sink in sinks:
             try:

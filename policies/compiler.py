@@ -426,6 +426,19 @@ _ALL_RAN = frozenset(DETECTORS) | {"pii", "ner", "lexicon", "pattern", "sentimen
 
 
 @dataclass(frozen=True)
+class SpikeThresholds:
+    """A pack's ``spikes:`` after inheritance; None where no pack in the chain sets the key."""
+
+    k: float | None = None
+    min_volume: int | None = None
+
+    def merged(self, k: float | None, min_volume: int | None) -> SpikeThresholds:
+        return SpikeThresholds(
+            self.k if k is None else k, self.min_volume if min_volume is None else min_volume
+        )
+
+
+@dataclass(frozen=True)
 class Plan:
     """One jurisdiction's compiled rules and exactly the detector work they need."""
 
@@ -435,6 +448,7 @@ class Plan:
     rules: tuple[CompiledRule, ...]
     disabled: Mapping[str, str] = field(default_factory=dict)  # rule id → recorded reason
     _by_detector: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
+    spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -480,6 +494,7 @@ def build_plan(
     rules: Sequence[CompiledRule],
     lists: Mapping[str, tuple[str, ...]],
     disabled: Mapping[str, str],
+    spikes: SpikeThresholds | None = None,
 ) -> Plan:
     entities: set[str] = set()
     patterns: set[str] = set()
@@ -522,6 +537,7 @@ def build_plan(
         tuple(rules),
         dict(disabled),
         {d: tuple(r) for d, r in by_detector.items()},
+        spikes or SpikeThresholds(),
     )
 
 

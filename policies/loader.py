@@ -16,7 +16,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from policies.compiler import CompiledRule, Plan, build_plan, compile_rule
+from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
 from policies.names import ENTITY_NAMES, PATTERN_TYPES
 from policies.schema import Condition, PackFile, RuleSpec
@@ -67,6 +67,7 @@ class _Pack:
     rules: dict[str, _Rule] = field(default_factory=dict)
     disabled: dict[str, str] = field(default_factory=dict)
     enabled: set[str] = field(default_factory=set)  # sandbox rules switched on here or in a parent
+    spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
 
     @property
     def files(self) -> list[_File]:
@@ -179,7 +180,9 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
             for rule in pack.rules.values()
             if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
         ]
-        plans[pack.jurisdiction] = build_plan(pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled)
+        plans[pack.jurisdiction] = build_plan(
+            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes
+        )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
             # The most specific pack wins: an organisation's "nordics" pack extending eu takes DK from eu.
@@ -297,9 +300,12 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
         pack.rules = dict(pack.parent.rules)
         pack.disabled = dict(pack.parent.disabled)
         pack.enabled = set(pack.parent.enabled)
+        pack.spikes = pack.parent.spikes
     own: list[_Rule] = []
     for f in pack.files:
         pack.enabled.update(f.spec.enable)
+        if f.spec.spikes is not None:
+            pack.spikes = pack.spikes.merged(f.spec.spikes.k, f.spec.spikes.min_volume)
         for name, list_spec in f.spec.lists.items():
             inherited = pack.lists.get(name, ())
             phrases = tuple(list_spec.phrases) if list_spec.phrases is not None else inherited

@@ -261,6 +261,26 @@ class RuleSpec(Strict):
     tests: RuleTests = Field(default_factory=RuleTests)
 
 
+class SpikeSpec(Strict):
+    """E-reputation spike thresholds for the pack's jurisdiction (``monitor.reputation``).
+
+    A key left out is inherited along ``extends``; where no pack sets it, the worker's setting applies.
+    """
+
+    k: float | None = Field(
+        default=None, gt=0, le=20, description="standard deviations above the baseline, e.g. 3"
+    )
+    min_volume: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="posts a window needs before it can spike, e.g. 20"
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> SpikeSpec:
+        if self.k is None and self.min_volume is None:
+            raise ValueError("give 'k' (standard deviations, e.g. 3) and/or 'min_volume' (posts, e.g. 20)")
+        return self
+
+
 class DisableSpec(Strict):
     id: str = Field(pattern=RULE_ID)
     reason: str = Field(min_length=1, description="recorded: why this jurisdiction does without the rule")
@@ -272,6 +292,7 @@ class PackFile(Strict):
     rules: list[RuleSpec] = Field(default_factory=list)
     disable: list[DisableSpec] = Field(default_factory=list)
     enable: list[str] = Field(default_factory=list, description="sandbox rule ids to load")
+    spikes: SpikeSpec | None = Field(default=None, description="e-reputation spike thresholds")
 
     @field_validator("lists")
     @classmethod

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import ValidationError
 
 from alerts.query import AlertQuery
+from alerts.tokens import Role
+from api.auth import COMMS_RULE_MARKERS, ReaderDep, SqlStoreDep, comms_may_see, visible_alert
 from api.deps import AlertFiltersDep, StoreDep
 from api.errors import BadRequest
 from api.schemas import AlertFilters, AlertPublic, AlertsPage, ErrorMessage
@@ -13,7 +15,11 @@ from api.schemas import AlertFilters, AlertPublic, AlertsPage, ErrorMessage
 router = APIRouter(
     prefix="/alerts",
     tags=["alerts"],
-    responses={503: {"model": ErrorMessage, "description": "the alert store is unavailable; retry later"}},
+    responses={
+        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
+        403: {"model": ErrorMessage, "description": "the token's role may not call this route"},
+        503: {"model": ErrorMessage, "description": "the alert store is unavailable; retry later"},
+    },
 )
 
 
@@ -49,14 +55,20 @@ def to_query(filters: AlertFilters) -> AlertQuery:
     summary="List alerts, newest first",
     responses={400: {"model": ErrorMessage, "description": "invalid cursor or empty time range"}},
 )
-def list_alerts(filters: AlertFiltersDep, store: StoreDep) -> AlertsPage:
+def list_alerts(filters: AlertFiltersDep, store: StoreDep, actor: ReaderDep, request: Request) -> AlertsPage:
     """Filters combine with AND; a repeated parameter matches any of its values
-    (`?severity=high&severity=critical`)."""
+    (`?severity=high&severity=critical`). Roles: officer, admin; comms sees e-reputation and brand
+    alerts only, author pseudonymised, without personal-data evidence."""
     query = to_query(filters)
+    if actor.role == Role.COMMS.value:
+        query = query.model_copy(update={"rule_id_contains": list(COMMS_RULE_MARKERS)})
     page = store.query(query)
     total = store.count(query)
+    pseudonymize = request.app.state.pseudonymizer
     return AlertsPage(
-        data=[AlertPublic.from_alert(alert) for alert in page.data], next_cursor=page.next_cursor, count=total
+        data=[visible_alert(alert, actor, pseudonymize) for alert in page.data],
+        next_cursor=page.next_cursor,
+        count=total,
     )
 
 
@@ -66,8 +78,11 @@ def list_alerts(filters: AlertFiltersDep, store: StoreDep) -> AlertsPage:
     summary="One alert",
     responses={404: {"model": ErrorMessage, "description": "no alert with this id"}},
 )
-def get_alert(alert_id: str, store: StoreDep) -> AlertPublic:
+def get_alert(alert_id: str, store: SqlStoreDep, actor: ReaderDep, request: Request) -> AlertPublic:
+    """Every call is written to the audit log (who viewed which alert's evidence, when)."""
     alert = store.get(alert_id)
-    if alert is None:
+    # Comms gets the same answer for an alert outside its scope as for a missing one.
+    if alert is None or (actor.role == Role.COMMS.value and not comms_may_see(alert)):
         raise HTTPException(status_code=404, detail=f"alert {alert_id!r} not found")
-    return AlertPublic.from_alert(alert)
+    store.record_view(alert_id, actor)
+    return visible_alert(alert, actor, request.app.state.pseudonymizer)

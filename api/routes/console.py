@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
+
+from api.auth import PUBLIC
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # Only our own scripts and styles, no inline code: alert data rendered by a bug can't run script.
@@ -15,7 +17,8 @@ CONSOLE_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-router = APIRouter(include_in_schema=False)
+# Open: the page itself holds no data; it asks for a token and sends it with every API call.
+router = APIRouter(include_in_schema=False, dependencies=[Depends(PUBLIC)])
 
 
 @router.get("/")

@@ -6,16 +6,17 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import cast
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from api.auth import PUBLIC
 from api.deps import StoreDep
 from api.errors import safe_reason
 from api.schemas import Health, Readiness
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[Depends(PUBLIC)])
 
 
 @router.get("/healthz", response_model=Health, summary="The process is alive")

@@ -5,20 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from alerts.model import Severity
+from api.auth import PUBLIC
 from api.deps import AlertReader
 from api.errors import safe_reason
 from monitor.metrics import registry_for_scrape
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["metrics"])
+# Open: Prometheus scrapes without credentials, and the families carry counts, never content.
+router = APIRouter(tags=["metrics"], dependencies=[Depends(PUBLIC)])
 
 
 class OpenAlertsCollector(Collector):

@@ -45,10 +45,135 @@ function showError(message) {
   $("error").hidden = !message;
 }
 
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" } });
+// The API wants a bearer token: taken once from the URL fragment (#token=..., which never reaches a
+// server log), or asked for, and kept for this tab only.
+const TOKEN_KEY = "veille.token";
+
+function apiToken() {
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromFragment) {
+    sessionStorage.setItem(TOKEN_KEY, fromFragment);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+// Allowed next statuses, as in alerts/lifecycle.py (the API refuses anything else with a 409).
+const TRANSITIONS = {
+  open: ["acknowledged", "in_review", "escalated", "closed"],
+  acknowledged: ["in_review", "escalated", "closed"],
+  in_review: ["escalated", "closed"],
+  escalated: ["in_review", "closed"],
+  closed: ["open"],
+};
+
+async function sendJson(method, url, payload) {
+  const headers = { Accept: "application/json", "Content-Type": "application/json" };
+  const token = apiToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(url, { method, headers, body: JSON.stringify(payload) });
   let body = null;
   try { body = await response.json(); } catch (_) { /* non-JSON error page */ }
+  if (!response.ok) throw new Error(describeError(response.status, body));
+  return body;
+}
+
+async function reviewAction(action) {
+  try {
+    await action();
+    showError("");
+    const id = state.selectedId;
+    await loadPage(true);
+    if (id) await openDetail(id);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+function setupReview() {
+  $("transition-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const payload = { to: $("transition-to").value };
+    const to = payload.to;
+    const verdict = $("transition-verdict").value;
+    const ticket = $("transition-ticket").value.trim();
+    const note = $("transition-comment").value.trim();
+    if (to === "closed" && verdict) payload.verdict = verdict;
+    if (to === "closed" && ticket) payload.ticket = ticket;
+    if (note) { if (to === "open") payload.reason = note; else payload.comment = note; }
+    reviewAction(() => sendJson("POST", `${API}/${encodeURIComponent(state.selectedId)}/transition`, payload));
+  });
+  $("transition-to").addEventListener("change", () => {
+    $("verdict-label").hidden = $("transition-to").value !== "closed";
+  });
+  $("assign-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const assignee = $("assignee").value.trim() || null;
+    reviewAction(() => sendJson("POST", `${API}/${encodeURIComponent(state.selectedId)}/assign`, { assignee }));
+  });
+  $("comment-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = $("comment-body").value.trim();
+    reviewAction(async () => {
+      await sendJson("POST", `${API}/${encodeURIComponent(state.selectedId)}/comments`, { body });
+      $("comment-body").value = "";
+    });
+  });
+  $("reveal-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const justification = $("reveal-justification").value.trim();
+    try {
+      const spans = await sendJson("POST", `${API}/${encodeURIComponent(state.selectedId)}/reveal`, { justification });
+      fillList($("revealed"), spans, (span) => {
+        const item = el("li");
+        item.append(el("div", span.text, "snippet"), el("div", `${span.type} · evidence #${span.index}`, "what"));
+        return item;
+      });
+      showError("");
+    } catch (error) {
+      showError(`Could not reveal: ${error.message}`);
+    }
+  });
+  $("token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = $("token").value.trim();
+    if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+    $("token").value = "";
+    loadPage(true);
+  });
+}
+
+async function showReview(alert) {
+  $("transition-to").replaceChildren(...TRANSITIONS[alert.status].map((s) => {
+    const option = el("option", s.replace("_", " "));
+    option.value = s;
+    return option;
+  }));
+  $("verdict-label").hidden = $("transition-to").value !== "closed";
+  $("transition-verdict").value = "";
+  $("transition-ticket").value = "";
+  $("transition-comment").value = "";
+  $("assignee").value = alert.assignee || "";
+  $("revealed").replaceChildren();
+  $("reveal-justification").value = "";
+  $("reveal-form").hidden = !alert.evidence.some((e) => e.personal);
+  try {
+    const comments = await getJson(`${API}/${encodeURIComponent(alert.id)}/comments`);
+    fillList($("comments"), comments, (c) => el("li", `${formatTime(c.created_at)} · ${c.author}: ${c.body}`));
+    $("review").hidden = false;
+  } catch (_) {
+    $("review").hidden = true; // a role that may read alerts but not work them (comms)
+  }
+}
+
+async function getJson(url) {
+  const headers = { Accept: "application/json" };
+  const token = apiToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(url, { headers });
+  let body = null;
+  try { body = await response.json(); } catch (_) { /* non-JSON error page */ }
+  if (response.status === 401) sessionStorage.removeItem(TOKEN_KEY);  // enter another one above
   if (!response.ok) throw new Error(describeError(response.status, body));
   return body;
 }
@@ -131,6 +256,10 @@ async function openDetail(id) {
     ["Language", alert.lang || "unknown"],
     ["Posted", formatTime(alert.post_created_at)],
     ["Alert created", formatTime(alert.created_at)],
+    ["Assignee", alert.assignee || "—"],
+    ["Verdict", alert.verdict ? alert.verdict.replace("_", " ") : "—"],
+    ["Occurrences", alert.occurrences ?? 1],
+    ["Silenced", alert.silenced ? "yes" : "no"],
     ["Policy version", alert.policy_version],
     ["Alert id", alert.id],
   ];
@@ -155,6 +284,7 @@ async function openDetail(id) {
   fillList($("detail-references"), alert.references, (ref) => el("li", ref));
   $("detail-references-block").hidden = alert.references.length === 0;
   $("detail").hidden = false;
+  await showReview(alert);
 }
 
 function syncUrl() {
@@ -173,6 +303,7 @@ function restoreFilters() {
 
 document.addEventListener("DOMContentLoaded", () => {
   restoreFilters();
+  setupReview();
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); syncUrl(); loadPage(true); });
   for (const name of ["severity", "status"]) {
     $("filters").elements[name].addEventListener("change", () => { syncUrl(); loadPage(true); });

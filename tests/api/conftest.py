@@ -22,6 +22,8 @@ SEED_SIZE = 37
 BASE_TIME = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 JURISDICTIONS = ("FR", "EU", "GLOBAL", "UK")
 STATUSES = (AlertStatus.OPEN, AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.CLOSED)
+# Installed by the app at start (VEILLE_BOOTSTRAP_ADMIN_TOKEN) and sent by every test client.
+ADMIN_TOKEN = "veille_00000000000000a1_" + "A" * 43
 
 
 def raw_span(i: int) -> str:
@@ -62,6 +64,11 @@ def make_alert(i: int) -> Alert:
         references=["GDPR art. 5"],
         origin={"topic": "veille.posts.internal", "partition": 0, "offset": i},
     )
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    return ADMIN_TOKEN
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +127,7 @@ def serve() -> Iterator[ServeFactory]:
 
 
 def _start(store: SqlAlertStore, readiness_checks: Checks | None = None) -> LiveServer:
-    settings = Settings(_env_file=None)
+    settings = Settings(_env_file=None, bootstrap_admin_token=ADMIN_TOKEN)
     return LiveServer(create_app(settings, store, readiness_checks=readiness_checks)).start()
 
 
@@ -133,7 +140,12 @@ def _no_raw_span(response: httpx.Response) -> None:
 
 
 def _client(base_url: str) -> httpx.Client:
-    return httpx.Client(base_url=base_url, timeout=10, event_hooks={"response": [_no_raw_span]})
+    return httpx.Client(
+        base_url=base_url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        event_hooks={"response": [_no_raw_span]},
+    )
 
 
 @pytest.fixture

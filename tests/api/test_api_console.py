@@ -32,7 +32,11 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def test_console_lists_filters_pages_and_shows_detail(
-    page: Page, sqlite_store: SqlAlertStore, seed_alerts: list[Alert], serve: Callable[..., str]
+    page: Page,
+    sqlite_store: SqlAlertStore,
+    seed_alerts: list[Alert],
+    serve: Callable[..., str],
+    admin_token: str,
 ) -> None:
     many = seed_alerts + [
         alert.model_copy(update={"id": f"extra{i:03d}", "post_id": f"extra-{i}"})
@@ -46,7 +50,7 @@ def test_console_lists_filters_pages_and_shows_detail(
     bodies: list[str] = []
     page.on("response", lambda resp: bodies.append(resp.text()) if "/api/v1/" in resp.url else None)
 
-    page.goto(base_url + "/")
+    page.goto(base_url + "/#token=" + admin_token)
     rows = page.locator("#alerts tbody tr")
     expect(rows).to_have_count(50)
     expect(page.locator("#summary")).to_have_text("50 of 111 alerts")
@@ -91,10 +95,10 @@ def test_console_lists_filters_pages_and_shows_detail(
 
 
 def test_console_shows_api_errors(
-    page: Page, sqlite_store: SqlAlertStore, serve: Callable[..., str]
+    page: Page, sqlite_store: SqlAlertStore, serve: Callable[..., str], admin_token: str
 ) -> None:
     base_url = serve(sqlite_store)
-    page.goto(base_url + "/?jurisdiction=" + "X" * 129)  # longer than the API allows
+    page.goto(base_url + "/?jurisdiction=" + "X" * 129 + "#token=" + admin_token)  # longer than allowed
     expect(page.locator("#error")).to_contain_text(
         "Could not load alerts: jurisdiction.0: String should have at most 128 characters"
     )

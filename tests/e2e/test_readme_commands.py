@@ -50,7 +50,9 @@ def test_readme_has_exactly_two_commands() -> None:
 
 def test_demo_command_from_clean_clone_raises_alerts_and_stops_cleanly(clean_clone: Path) -> None:
     port = free_port()
-    env = {**clean_env(), "VEILLE_API_PORT": str(port)}
+    # The API needs a token; the demo installs the one it is given (else it makes and prints one).
+    token = "veille_00000000000000e2_" + "E" * 43
+    env = {**clean_env(), "VEILLE_API_PORT": str(port), "VEILLE_BOOTSTRAP_ADMIN_TOKEN": token}
     started = time.monotonic()
     demo = subprocess.Popen(
         ["./dev.sh", "demo", "--rate", "50"],
@@ -66,7 +68,9 @@ def test_demo_command_from_clean_clone_raises_alerts_and_stops_cleanly(clean_clo
         while time.monotonic() < deadline and not alerts:
             assert demo.poll() is None, demo.stdout.read().decode() if demo.stdout else "demo exited"
             with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-                alerts = httpx.get(f"http://127.0.0.1:{port}/alerts", timeout=2).json()["data"]
+                alerts = httpx.get(
+                    f"http://127.0.0.1:{port}/alerts", headers={"Authorization": f"Bearer {token}"}, timeout=2
+                ).json()["data"]
             time.sleep(2)
         assert alerts, "the demo raised no alert"
         print(f"demo: first alert {time.monotonic() - started:.0f}s after `./dev.sh demo` on a clean clone")

@@ -1,0 +1,146 @@
+"""`veille tokens ...`, `veille audit ...` and `veille retention ...`: API tokens, the audit log and
+retention, from the command line.
+
+Both act on the database of the current settings (VEILLE_DATABASE_URL or the SQLite file under
+VEILLE_DATA_DIR); changes are audited with the actor ``cli``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from alerts.audit import CLI_ACTOR, ChainBroken
+from alerts.retention import RetentionError, RetentionPolicy
+from alerts.store import SqlAlertStore, StoreError
+from alerts.tokens import Role, TokenError
+
+tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Anonymise or delete closed alerts past their jurisdiction's retention.", no_args_is_help=True
+)
+
+
+def _open() -> SqlAlertStore:
+    from monitor.settings import Settings
+
+    try:
+        return SqlAlertStore.open(Settings().resolved_database_url)
+    except StoreError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@tokens_app.command("create")
+def create(
+    role: Annotated[Role, typer.Option(help="what the token may do")],
+    name: Annotated[str, typer.Option(help="who or what uses it; shown in the audit log")],
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="unset: never expires")] = None,
+) -> None:
+    """Create a token and print it once: only its SHA-256 is stored."""
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    store = _open()
+    try:
+        record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expires_at)
+    except TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(token)
+    until = f"until {record.expires_at.isoformat()}" if record.expires_at else "without expiry"
+    typer.echo(
+        f"token {record.id} ({record.name}, role {record.role.value}) is valid {until}; "
+        "store it now: it cannot be shown again",
+        err=True,
+    )
+
+
+@tokens_app.command("list")
+def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every token (never the secret), with its state."""
+    store = _open()
+    try:
+        records = store.list_tokens()
+    finally:
+        store.close()
+    now = datetime.now(UTC)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return
+    for r in records:
+        state = "revoked" if r.revoked_at else ("expired" if not r.usable(now) else "active")
+        expires = r.expires_at.isoformat() if r.expires_at else "never"
+        typer.echo(f"{r.id}  {r.name:<30} {r.role.value:<8} {state:<8} expires {expires}")
+
+
+@tokens_app.command("revoke")
+def revoke(name_or_id: Annotated[str, typer.Argument(help="the token's name or id")]) -> None:
+    """Revoke a token at once: the API refuses it from the next request on."""
+    store = _open()
+    try:
+        record = store.revoke_token(name_or_id, CLI_ACTOR)
+    except TokenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"token {record.id} ({record.name}) revoked")
+
+
+@audit_app.command("verify")
+def verify() -> None:
+    """Recompute the hash chain; exit 1 naming the first entry that was altered."""
+    store = _open()
+    try:
+        count = store.verify_audit()
+    except ChainBroken as exc:
+        typer.echo(f"audit log ALTERED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"audit log intact: {count} entries verified")
+
+
+@audit_app.command("list")
+def list_entries(
+    target: Annotated[str | None, typer.Option(help="e.g. alert:<id> or token:<id>")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+) -> None:
+    """Audit entries as JSON lines, oldest first."""
+    store = _open()
+    try:
+        entries = store.audit_entries(target=target, limit=limit)
+    finally:
+        store.close()
+    for entry in entries:
+        typer.echo(entry.model_dump_json())
+
+
+@retention_app.command("apply")
+def apply_retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what is due, change nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Apply VEILLE_RETENTION_DAYS / VEILLE_RETENTION_MODE now and say what was done (audited)."""
+    from monitor.settings import Settings
+
+    settings = Settings()
+    try:
+        policy = RetentionPolicy.from_settings(settings.retention_days, settings.retention_mode)
+    except RetentionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    store = _open()
+    try:
+        report = store.apply_retention(policy, CLI_ACTOR, dry_run=dry_run)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps({**report.model_dump(), "total": report.total}))
+    else:
+        typer.echo(report.summary())

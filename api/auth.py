@@ -1,0 +1,205 @@
+"""Bearer-token authentication and the roles every route declares.
+
+Each route states who may call it with a :class:`RoleGuard` dependency: ``Depends(allow(...))`` for
+roles, ``Depends(PUBLIC)`` for routes anyone may call. A route without a guard is a bug, and
+``tests/review/test_review_auth.py`` walks ``app.routes`` to catch one.
+
+Open on purpose: ``/healthz`` and ``/readyz`` (orchestrators), ``/metrics`` (Prometheus scrapes
+without credentials; it exposes counts, never content), the console page and its static files (the
+page asks for a token and sends it on every API call), and FastAPI's OpenAPI document and docs.
+
+What each role sees of an alert is decided here as well (:func:`visible_alert`): ``comms`` only gets
+e-reputation and brand alerts, with the author pseudonymised and personal-data evidence removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, cast
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from alerts.audit import Actor
+from alerts.model import Alert
+from alerts.store import SqlAlertStore
+from alerts.tokens import Role, TokenError, token_from_secret
+from api.schemas import AlertPublic
+
+log = logging.getLogger(__name__)
+
+# Paths served outside FastAPI's routing (mounts, generated docs): open, listed so the matrix test
+# can tell a deliberate exception from a forgotten guard.
+PUBLIC_PATHS = frozenset({"/static", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# A rule concerns communications when its id says so (policies name them this way).
+COMMS_RULE_MARKERS = ("brand", "reputation", "spike", "crisis")
+BOOTSTRAP_ACTOR = Actor(name="bootstrap", role=Role.ADMIN.value)
+
+_bearer = HTTPBearer(auto_error=False, description="an API token from `veille tokens create`")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers=_CHALLENGE)
+
+
+def get_sql_store(request: Request) -> SqlAlertStore:
+    return cast(SqlAlertStore, request.app.state.store)
+
+
+SqlStoreDep = Annotated[SqlAlertStore, Depends(get_sql_store)]
+
+
+class RoleGuard:
+    """Dependency that authenticates the caller and checks the role; returns the :class:`Actor`.
+
+    ``roles=None`` is the public guard: no token needed, the dependency returns None.
+    """
+
+    def __init__(self, roles: frozenset[Role] | None) -> None:
+        self.roles = roles
+
+    def __repr__(self) -> str:
+        return "PUBLIC" if self.roles is None else f"allow({', '.join(sorted(self.roles))})"
+
+    def __call__(
+        self,
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Actor | None:
+        if self.roles is None:
+            return None
+        if credentials is None:
+            raise _unauthorized(
+                "missing bearer token: send 'Authorization: Bearer <token>' "
+                "(an admin creates one with `veille tokens create --role ... --name ...`)"
+            )
+        store = get_sql_store(request)
+        token = store.authenticate(credentials.credentials)
+        if token is None:
+            raise _unauthorized("the bearer token is not valid (unknown, mistyped or truncated)")
+        if token.revoked_at is not None:
+            raise _unauthorized(f"token {token.name!r} was revoked; ask an admin for a new one")
+        if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
+            raise _unauthorized(f"token {token.name!r} expired at {token.expires_at.isoformat()}")
+        if token.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            path = request.url.path
+            raise HTTPException(
+                status_code=403,
+                detail=f"role {token.role.value} may not call {request.method} {path}; "
+                f"allowed roles: {allowed}",
+            )
+        return Actor(name=token.name, role=token.role.value)
+
+
+PUBLIC = RoleGuard(None)
+
+
+def allow(*roles: Role) -> RoleGuard:
+    if not roles:
+        raise ValueError("a guarded route needs at least one role; use PUBLIC for an open route")
+    return RoleGuard(frozenset(roles))
+
+
+READERS = allow(Role.OFFICER, Role.ADMIN, Role.COMMS)
+REVIEWERS = allow(Role.OFFICER, Role.ADMIN)
+
+ReaderDep = Annotated[Actor, Depends(READERS)]
+ReviewerDep = Annotated[Actor, Depends(REVIEWERS)]
+
+
+def _guards(dependant: Dependant) -> Iterator[RoleGuard]:
+    stack = [dependant]
+    while stack:
+        dependant = stack.pop()
+        if isinstance(dependant.call, RoleGuard):
+            yield dependant.call
+        stack.extend(dependant.dependencies)
+
+
+@dataclass(frozen=True)
+class DeclaredRoute:
+    path: str
+    methods: frozenset[str]
+    roles: frozenset[Role] | None  # None: open to anyone
+
+
+def route_table(app: FastAPI) -> list[DeclaredRoute]:
+    """Every route of ``app`` (included routers flattened, prefixes applied) with its declared roles;
+    raises LookupError for a route that declares none."""
+    table = []
+    for context in iter_route_contexts(app.routes):
+        path = context.path or repr(context.original_route)
+        if not isinstance(context.original_route, APIRoute):
+            if path not in PUBLIC_PATHS:
+                raise LookupError(f"{path} is served outside FastAPI routing and not listed in PUBLIC_PATHS")
+            table.append(DeclaredRoute(path, frozenset({"GET"}), None))
+            continue
+        methods = frozenset(context.methods or ())
+        # The effective dependant carries dependencies added by include_router(...) as well.
+        guards = list(_guards(context.dependant))
+        if len(guards) != 1:
+            raise LookupError(
+                f"{sorted(methods)} {path} declares {len(guards)} role guards; exactly one is needed"
+            )
+        table.append(DeclaredRoute(path, methods, guards[0].roles))
+    return table
+
+
+# --- what each role sees ---
+
+
+class Pseudonymizer:
+    """Stable, unlinkable author pseudonyms: HMAC-SHA256 of the author id under a secret key."""
+
+    def __init__(self, key: bytes | None) -> None:
+        if key is None:
+            log.warning("VEILLE_PSEUDONYM_KEY is not set: author pseudonyms change when the API restarts")
+            key = secrets.token_bytes(32)
+        self._key = key
+
+    def __call__(self, author_id: str) -> str:
+        return "anon-" + hmac.new(self._key, author_id.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def comms_may_see(alert: Alert) -> bool:
+    rule = alert.rule_id.lower()
+    return any(marker in rule for marker in COMMS_RULE_MARKERS)
+
+
+def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> AlertPublic:
+    public = AlertPublic.from_alert(alert)
+    if actor.role != Role.COMMS.value:
+        return public
+    # Comms has no need for who exactly posted or for any personal data in the evidence.
+    return public.model_copy(
+        update={
+            "author_id": pseudonymize(alert.author_id),
+            "evidence": [e for e in public.evidence if not e.personal],
+            "origin": {},
+        }
+    )
+
+
+def install_bootstrap_token(store: SqlAlertStore, token: str) -> None:
+    """Make ``token`` an admin token (idempotent; several API processes may race to do it)."""
+    try:
+        token_id = store.ensure_token(_bootstrap_name(token), Role.ADMIN, token, BOOTSTRAP_ACTOR).id
+    except TokenError:
+        if store.authenticate(token) is None:  # lost the race: fine if the winner stored it
+            raise
+        return
+    log.info("bootstrap admin token %s is installed", token_id)
+
+
+def _bootstrap_name(token: str) -> str:
+    return f"bootstrap-admin-{token_from_secret(token)[0]}"

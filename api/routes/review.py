@@ -1,0 +1,228 @@
+"""Working the queue: status transitions, assignment, comments, and the same on a filtered set.
+
+The rules live in :mod:`alerts.lifecycle`; an illegal transition answers 409 with the statuses that
+are allowed from where the alert is. Every change is audited by the store in its own transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.lifecycle import MAX_COMMENT_CHARS, MAX_NAME_CHARS, MAX_TICKET_CHARS
+from alerts.model import AlertStatus, Verdict
+from api.auth import ReviewerDep, SqlStoreDep, visible_alert
+from api.routes.alerts import to_query
+from api.schemas import AlertFilters, AlertPublic, ErrorMessage
+
+AlertId = Annotated[str, Path(min_length=1, max_length=64, description="the alert's id")]
+
+router = APIRouter(
+    tags=["review"],
+    responses={
+        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
+        403: {"model": ErrorMessage, "description": "only officer and admin tokens may change alerts"},
+        422: {"description": "the request breaks a lifecycle rule (e.g. closing without a verdict)"},
+        503: {"model": ErrorMessage, "description": "the alert store is unavailable; retry later"},
+    },
+)
+
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorMessage, "description": "no alert with this id"}
+}
+
+
+class TransitionConflict(BaseModel):
+    detail: str
+    current: AlertStatus
+    allowed: list[AlertStatus]
+
+
+class TransitionRequest(BaseModel):
+    """Move an alert to ``to``. Closing needs a ``verdict``; reopening (closed → open) a ``reason``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"to": "closed", "verdict": "false_positive", "comment": "test data", "ticket": "JIRA-12"}
+            ]
+        },
+    )
+
+    to: AlertStatus
+    verdict: Verdict | None = Field(default=None, description="required when closing, refused otherwise")
+    reason: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS, description="required to reopen")
+    ticket: str | None = Field(default=None, max_length=MAX_TICKET_CHARS, description="only when closing")
+    comment: str | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="added as a comment after the change"
+    )
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"assignee": "c.dupont"}]})
+
+    assignee: str | None = Field(max_length=MAX_NAME_CHARS, description="reviewer's name; null unassigns")
+
+
+class CommentRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"body": "Called the author."}]}
+    )
+
+    body: str = Field(min_length=1, max_length=MAX_COMMENT_CHARS)
+
+
+class CommentPublic(BaseModel):
+    id: int
+    alert_id: str
+    author: str
+    body: str
+    created_at: datetime
+
+
+class BulkTransitionRequest(TransitionRequest):
+    filter: AlertFilters = Field(
+        description="which alerts (same filters as GET /alerts; limit and cursor are ignored)"
+    )
+
+
+class BulkAssignRequest(AssignRequest):
+    filter: AlertFilters
+
+
+class BulkResult(BaseModel):
+    changed: list[str] = Field(description="ids of the alerts changed")
+    skipped: dict[str, str] = Field(default_factory=dict, description="id → why it was left as it was")
+
+
+@router.post(
+    "/alerts/{alert_id}/transition",
+    response_model=AlertPublic,
+    summary="Change an alert's status",
+    responses={
+        **_NOT_FOUND,
+        409: {"model": TransitionConflict, "description": "not allowed from the current status"},
+    },
+)
+def transition(
+    alert_id: AlertId, body: TransitionRequest, store: SqlStoreDep, actor: ReviewerDep, request: Request
+) -> AlertPublic:
+    alert = store.transition(
+        alert_id, body.to, actor, body.reason, verdict=body.verdict, ticket=body.ticket, comment=body.comment
+    )
+    return visible_alert(alert, actor, request.app.state.pseudonymizer)
+
+
+@router.post(
+    "/alerts/{alert_id}/assign", response_model=AlertPublic, summary="Assign an alert", responses=_NOT_FOUND
+)
+def assign(
+    alert_id: AlertId, body: AssignRequest, store: SqlStoreDep, actor: ReviewerDep, request: Request
+) -> AlertPublic:
+    alert = store.assign(alert_id, body.assignee, actor)
+    return visible_alert(alert, actor, request.app.state.pseudonymizer)
+
+
+@router.post(
+    "/alerts/{alert_id}/comments",
+    response_model=CommentPublic,
+    status_code=201,
+    summary="Comment on an alert",
+    responses=_NOT_FOUND,
+)
+def add_comment(
+    alert_id: AlertId, body: CommentRequest, store: SqlStoreDep, actor: ReviewerDep
+) -> CommentPublic:
+    return CommentPublic.model_validate(store.comment(alert_id, body.body, actor))
+
+
+@router.get(
+    "/alerts/{alert_id}/comments",
+    response_model=list[CommentPublic],
+    summary="An alert's comments, oldest first",
+    responses=_NOT_FOUND,
+)
+def list_comments(alert_id: AlertId, store: SqlStoreDep, actor: ReviewerDep) -> list[CommentPublic]:
+    return [CommentPublic.model_validate(c) for c in store.comments(alert_id)]
+
+
+@router.post(
+    "/bulk/transition",
+    response_model=BulkResult,
+    summary="Change the status of every alert matching a filter",
+)
+def bulk_transition(body: BulkTransitionRequest, store: SqlStoreDep, actor: ReviewerDep) -> BulkResult:
+    """Alerts for which the transition is not allowed are skipped, with the reason; the others
+    change together, in one transaction. At most 1000 alerts per call."""
+    changed, skipped = store.bulk_transition(
+        to_query(body.filter),
+        body.to,
+        actor,
+        body.reason,
+        verdict=body.verdict,
+        ticket=body.ticket,
+        comment=body.comment,
+    )
+    return BulkResult(changed=changed, skipped=skipped)
+
+
+@router.post("/bulk/assign", response_model=BulkResult, summary="Assign every alert matching a filter")
+def bulk_assign(body: BulkAssignRequest, store: SqlStoreDep, actor: ReviewerDep) -> BulkResult:
+    return BulkResult(changed=store.bulk_assign(to_query(body.filter), body.assignee, actor))
+
+
+class RevealRequest(BaseModel):
+    """Why the raw span is needed; written to the audit log with the officer's name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"justification": "DPO request 2025-114: confirm the address leaked", "index": 1}]
+        },
+    )
+
+    justification: str = Field(min_length=10, max_length=MAX_COMMENT_CHARS)
+    index: int | None = Field(default=None, ge=0, description="one evidence item; null reveals all")
+
+
+class RevealedSpan(BaseModel):
+    index: int = Field(description="position in the alert's evidence list")
+    detector: str
+    type: str
+    # Not called "span": no API answer outside this audited route carries a field of that name.
+    text: str = Field(description="the raw matched text (personal data)")
+
+
+class Occurrence(BaseModel):
+    id: str = Field(description="the hit's own id (hash of post id and rule id)")
+    post_id: str
+    post_created_at: datetime
+    created_at: datetime
+
+
+@router.post(
+    "/alerts/{alert_id}/reveal",
+    response_model=list[RevealedSpan],
+    summary="Reveal the masked personal-data spans of an alert (audited)",
+    responses=_NOT_FOUND,
+)
+def reveal(
+    alert_id: AlertId, body: RevealRequest, store: SqlStoreDep, actor: ReviewerDep
+) -> list[RevealedSpan]:
+    """Officers and admins only, and only with a justification; comms never sees a raw span."""
+    spans = store.reveal(alert_id, body.justification, actor, index=body.index)
+    return [RevealedSpan.model_validate(s) for s in spans]
+
+
+@router.get(
+    "/alerts/{alert_id}/occurrences",
+    response_model=list[Occurrence],
+    summary="The hits grouped into an alert, oldest post first",
+    responses=_NOT_FOUND,
+)
+def occurrences(alert_id: AlertId, store: SqlStoreDep, actor: ReviewerDep) -> list[Occurrence]:
+    return [Occurrence.model_validate(o) for o in store.occurrences(alert_id)]

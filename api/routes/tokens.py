@@ -1,0 +1,77 @@
+"""API tokens over HTTP (admin only): list, create (the token is shown once), revoke."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from alerts.audit import Actor
+from alerts.tokens import ApiToken, Role, TokenError
+from api.auth import SqlStoreDep, allow
+from api.schemas import ErrorMessage
+
+AdminDep = Annotated[Actor, Depends(allow(Role.ADMIN))]
+
+router = APIRouter(
+    prefix="/tokens",
+    tags=["tokens"],
+    responses={
+        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
+        403: {"model": ErrorMessage, "description": "only admin tokens may manage tokens"},
+    },
+)
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "comms-dashboard", "role": "comms", "expires_in_days": 90}]},
+    )
+
+    name: str = Field(min_length=1, max_length=100, description="who or what uses it; shown in the audit log")
+    role: Role
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="null: never expires")
+
+
+class CreatedToken(BaseModel):
+    token: str = Field(description="the credential: shown only in this answer, only its hash is stored")
+    record: ApiToken
+
+
+@router.get("", response_model=list[ApiToken], summary="Every token, never the secret")
+def list_tokens(store: SqlStoreDep, actor: AdminDep) -> list[ApiToken]:
+    return store.list_tokens()
+
+
+@router.post(
+    "",
+    response_model=CreatedToken,
+    status_code=201,
+    summary="Create a token",
+    responses={409: {"model": ErrorMessage, "description": "the name is taken or not allowed"}},
+)
+def create_token(body: TokenRequest, store: SqlStoreDep, actor: AdminDep) -> CreatedToken:
+    expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+    try:
+        record, token = store.create_token(body.name, body.role, actor, expires_at=expires_at)
+    except TokenError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return CreatedToken(token=token, record=record)
+
+
+@router.delete(
+    "/{token_id}",
+    response_model=ApiToken,
+    summary="Revoke a token (by id or name)",
+    responses={404: {"model": ErrorMessage, "description": "no such token"}},
+)
+def revoke_token(
+    token_id: Annotated[str, Path(min_length=1, max_length=100)], store: SqlStoreDep, actor: AdminDep
+) -> ApiToken:
+    try:
+        return store.revoke_token(token_id, actor)
+    except TokenError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
