@@ -244,6 +244,8 @@ class AlertStore(Protocol):
 
     def count_open_by_severity(self) -> dict[str, int]: ...
 
+    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
+
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
@@ -534,6 +536,17 @@ class SqlAlertStore:
         s = silences_table.c
         rows = connection.execute(sa.select(silences_table).where(s.expires_at > now))
         return [Silence.model_validate(row._asdict()) for row in rows]
+
+    def publishable(self, alert_ids: Sequence[str]) -> set[str]:
+        """Of these hit ids, those to notify the sinks about: stored as an alert of their own and not
+        silenced. A hit grouped into another alert was notified with that alert; a silenced one is
+        kept for the record, not paged."""
+        if not alert_ids:
+            return set()
+        c = alerts_table.c
+        with self._errors("publishable"), self._engine.connect() as connection:
+            query = sa.select(c.id).where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
+            return set(connection.scalars(query))
 
     def occurrences(self, alert_id: str) -> list[dict[str, Any]]:
         """The hits grouped into ``alert_id`` (its own first), oldest post first."""

@@ -80,6 +80,8 @@ class SystemicFailure(RuntimeError):
 class StoreLike(Protocol):
     def add_many(self, alerts: Sequence[Alert]) -> list[str]: ...
 
+    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
+
 
 @dataclass
 class BatchOutcome:
@@ -248,9 +250,13 @@ class Worker:
                 age = max(0.0, stored_at - alert.post_created_at.timestamp())
                 self.metrics.alert_latency_seconds.labels(alert.severity.value).observe(age)
         self._stage = "sink"
+        # Every stored alert of the batch, new or not (a retry after a sink failure must deliver what
+        # the failed attempt stored), but neither silenced ones nor hits grouped into another alert.
+        publishable = self.store.publishable([alert.id for alert in alerts]) if alerts else set()
+        to_publish = [alert for alert in alerts if alert.id in publishable]
         for sink in self.sinks:
             try:
-                sink.publish(alerts)
+                sink.publish(to_publish)
             except Exception:
                 self.metrics.sink_failures.labels(sink.name).inc()
                 raise

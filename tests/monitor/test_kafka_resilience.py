@@ -123,3 +123,37 @@ def test_policies_reload_between_batches_and_a_bad_pack_is_refused(
     versions = [s.labels["version"] for fam in metrics.policy_info.collect() for s in fam.samples]
     assert versions == [pipeline.policy_version]
     assert pipeline.policy_version == load_policy_set(org_dir).version
+
+
+def test_silenced_hits_are_stored_and_marked_but_never_reach_the_sinks(
+    kafka_settings: Settings, kit: Any, real_pipeline: Pipeline, store: SqlAlertStore, metrics: Metrics,
+    post_mix: list[Post], memory_sink: Any,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from alerts.audit import Actor
+    from alerts.silences import Matchers, SilenceRequest
+
+    posts = post_mix[:200]
+    expected = kit.expected_alerts(real_pipeline, posts)
+    rules = sorted({alert.rule_id for alert in expected.values()})
+    assert len(rules) >= 2, "the sample must raise alerts of at least two rules"
+    silenced_rule = rules[0]
+    store.create_silence(
+        SilenceRequest(matchers=Matchers(rule_id=silenced_rule), reason="known noisy rule this week",
+                       expires_at=datetime.now(UTC) + timedelta(days=1)),
+        Actor(name="test-officer", role="officer"),
+    )
+    ends = kit.produce_posts(kafka_settings, posts)
+    running = kit.start_worker(kafka_settings, real_pipeline, store, [memory_sink], metrics)
+    try:
+        kit.wait_committed(kafka_settings, ends, running=running)
+    finally:
+        running.join()
+    assert sorted(kit.stored_ids(store)) == sorted(expected), "silenced hits are still stored"
+    for alert_id, alert in expected.items():
+        stored = store.get(alert_id)
+        assert stored is not None
+        assert stored.silenced == (alert.rule_id == silenced_rule)
+    delivered = {alert.id for alert in memory_sink.published}
+    assert delivered == {i for i, a in expected.items() if a.rule_id != silenced_rule}

@@ -173,6 +173,9 @@ class _FlakyStore:
             raise StoreUnavailable("alert store unavailable during add_many: simulated outage")
         return self.inner.add_many(alerts)
 
+    def publishable(self, alert_ids: Sequence[str]) -> set[str]:
+        return self.inner.publishable(alert_ids)
+
 
 class _FlakySink:
     name = "flaky"
