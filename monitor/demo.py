@@ -71,6 +71,12 @@ def demo_settings(settings: Settings, *, api_port: int | None = None) -> Setting
         from alerts.tokens import new_token
 
         update["bootstrap_admin_token"] = SecretStr(new_token()[1])
+    if "brands" not in settings.model_fields_set:
+        # Watch the brands the generated traffic talks about, so that the e-reputation views fill up.
+        from monitor.brands import BrandConfig
+        from monitor.traffic import BRANDS
+
+        update["brands"] = [BrandConfig(name=brand) for brand in BRANDS]
     return settings.model_copy(update=update)
 
 
@@ -87,6 +93,7 @@ def child_env(settings: Settings) -> dict[str, str]:
         "VEILLE_SESSION_TIMEOUT_MS": str(settings.session_timeout_ms),
         "VEILLE_HEARTBEAT_INTERVAL_MS": str(settings.heartbeat_interval_ms),
         "VEILLE_GROUP_WINDOW_SECONDS": str(settings.group_window_seconds),
+        "VEILLE_BRANDS": json.dumps([brand.model_dump(mode="json") for brand in settings.brands]),
         "VEILLE_API_HOST": settings.api_host,
         "VEILLE_API_PORT": str(settings.api_port),
         **_bootstrap_env(settings),
