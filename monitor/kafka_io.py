@@ -178,6 +178,40 @@ def await_acks(producer: KafkaProducer, futures: Sequence[Any], timeout_s: float
             raise KafkaError(f"send not acknowledged within {timeout_s:.0f} s")
 
 
+def send_records(
+    settings: Settings,
+    records: Iterable[tuple[str, bytes | None, bytes | None]],
+    *,
+    timeout_s: float = 60.0,
+    producer: KafkaProducer | None = None,
+) -> dict[TopicPartition, int]:
+    """Send ``(topic, key, value)`` records, wait for every acknowledgement, and return each written
+    partition's end offset (last offset + 1). Acks are awaited every 10,000 records to bound memory."""
+    owned = producer is None
+    producer = producer or make_producer(settings, linger_ms=20, batch_size=256 * 1024)
+    ends: dict[TopicPartition, int] = {}
+    futures: list[Any] = []
+
+    def settle() -> None:
+        await_acks(producer, futures, timeout_s)
+        for future in futures:
+            meta = future.value
+            tp = TopicPartition(meta.topic, meta.partition)
+            ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
+        futures.clear()
+
+    try:
+        for topic, key, value in records:
+            futures.append(producer.send(topic, key=key, value=value))
+            if len(futures) >= 10_000:
+                settle()
+        settle()
+    finally:
+        if owned:
+            producer.close(timeout=5)
+    return ends
+
+
 def headers_dict(headers: Iterable[tuple[str, bytes]] | None) -> Mapping[str, str]:
     return {name: value.decode("utf-8", "replace") for name, value in (headers or [])}
 
@@ -194,4 +228,5 @@ __all__ = [
     "make_consumer",
     "make_producer",
     "record_ref",
+    "send_records",
 ]

@@ -8,13 +8,13 @@ The key is the author id, so one author's posts stay in order on one partition.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from monitor.kafka_io import await_acks, make_producer
+from monitor.kafka_io import send_records
 from monitor.post import Post, Source, _summarise
 from monitor.settings import Settings
 
@@ -54,22 +54,17 @@ def topic_for_sources(settings: Settings) -> dict[Source, str]:
 
 
 def produce_posts(settings: Settings, posts: Iterable[Post], *, timeout_s: float = 60.0) -> int:
-    """Send every post and wait for the broker's acknowledgements; returns how many were sent."""
+    """Send every post (keyed by author) and wait for the broker's acknowledgements; returns how many."""
     routing = topic_for_sources(settings)
-    producer = make_producer(settings, linger_ms=20, batch_size=256 * 1024)
-    futures = []
     sent = 0
-    try:
+
+    def records() -> Iterator[tuple[str, bytes, bytes]]:
+        nonlocal sent
         for post in posts:
             sent += 1
-            futures.append(producer.send(routing[post.source], key=post.author.id.encode(),
-                                         value=post.model_dump_json().encode()))
-            if len(futures) >= 10_000:
-                await_acks(producer, futures, timeout_s)
-                futures.clear()
-        await_acks(producer, futures, timeout_s)
-    finally:
-        producer.close(timeout=5)
+            yield routing[post.source], post.author.id.encode(), post.model_dump_json().encode()
+
+    send_records(settings, records(), timeout_s=timeout_s)
     return sent
 
 

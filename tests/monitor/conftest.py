@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert
 from alerts.query import AlertQuery
 from alerts.sinks import AlertSink, MemorySink
 from alerts.store import SqlAlertStore
-from monitor.kafka_io import committed_offsets
+from monitor.kafka_io import committed_offsets, send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, build_pipeline
 from monitor.post import Post
@@ -92,18 +92,7 @@ class Kit:
     @staticmethod
     def produce_raw(settings: Settings, records: Iterable[tuple[str, bytes | None, bytes | None]],
                     ) -> dict[TopicPartition, int]:
-        producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
-        try:
-            futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
-            producer.flush(30)
-            ends: dict[TopicPartition, int] = {}
-            for future in futures:
-                meta = future.get(timeout=10)
-                tp = TopicPartition(meta.topic, meta.partition)
-                ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
-            return ends
-        finally:
-            producer.close(5)
+        return send_records(settings, records)
 
     @staticmethod
     def merge_ends(*ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:

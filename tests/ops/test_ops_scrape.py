@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from kafka import KafkaProducer, TopicPartition
+from kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from alerts.model import Severity, Verdict
@@ -35,7 +35,7 @@ from alerts.store import SqlAlertStore
 from detectors.registry import DETECTOR_ORDER
 from monitor.broker import free_port
 from monitor.demo import child_env
-from monitor.kafka_io import committed_offsets, ensure_topics
+from monitor.kafka_io import committed_offsets, ensure_topics, send_records
 from monitor.metrics import BATCH_STAGES, RULE_HIT_MODES, _veille_version
 from monitor.post import DLQ_REASONS, Post
 from monitor.produce import topic_for_sources
@@ -130,18 +130,7 @@ def _produce(settings: Settings, posts: list[Post]) -> dict[TopicPartition, int]
         (routing[post.source], post.author.id.encode(), post.model_dump_json().encode()) for post in posts
     ]
     records += [(settings.input_topics[0], None, value) for value in MALFORMED.values()]
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
-    try:
-        futures = [producer.send(topic, key=key, value=value) for topic, key, value in records]
-        producer.flush(30)
-        ends: dict[TopicPartition, int] = {}
-        for future in futures:
-            meta = future.get(timeout=10)
-            tp = TopicPartition(meta.topic, meta.partition)
-            ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
-        return ends
-    finally:
-        producer.close(5)
+    return send_records(settings, records)
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from alerts.query import AlertQuery
 from alerts.reputation_store import ReputationStore
 from alerts.sinks import MemorySink
 from alerts.store import SqlAlertStore
+from monitor.kafka_io import send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import build_pipeline
 from monitor.post import Author, Post, Source
@@ -76,20 +77,8 @@ def _stream() -> list[Post]:
 
 def _produce(settings: Settings, posts: list[Post]) -> dict[TopicPartition, int]:
     topic = settings.input_topics[1]
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, linger_ms=5)
-    try:
-        futures = [
-            producer.send(topic, key=p.author.id.encode(), value=p.model_dump_json().encode()) for p in posts
-        ]
-        producer.flush(30)
-        ends: dict[TopicPartition, int] = {}
-        for future in futures:
-            meta = future.get(timeout=10)
-            tp = TopicPartition(meta.topic, meta.partition)
-            ends[tp] = max(ends.get(tp, 0), meta.offset + 1)
-        return ends
-    finally:
-        producer.close(5)
+    records = [(topic, post.author.id.encode(), post.model_dump_json().encode()) for post in posts]
+    return send_records(settings, records)
 
 
 def _committed(settings: Settings, tps: list[TopicPartition]) -> dict[TopicPartition, int | None]:
