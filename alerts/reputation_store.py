@@ -17,7 +17,7 @@ import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -137,25 +137,35 @@ class ReputationStore:
                 )
         return written
 
-    def windows(self, brand: str, start: int, end: int) -> list[WindowRow]:
-        """Window rows of ``brand`` with ``start <= window_start < end`` (epoch seconds), oldest first."""
+    def windows(self, brand: str, start: int, end: int, jurisdiction: str | None = None,
+                source: str | None = None) -> list[WindowRow]:
+        """Window rows of ``brand`` with ``start <= window_start < end`` (epoch seconds), oldest first,
+        optionally of one jurisdiction (pack) and one source."""
         c = windows_table.c
-        query = (
-            sa.select(windows_table)
-            .where(c.brand == brand, c.window_start >= start, c.window_start < end)
-            .order_by(c.window_start, c.jurisdiction, c.source)
-        )
+        in_range = (c.brand == brand, c.window_start >= start, c.window_start < end)
+        query = _narrow(sa.select(windows_table).where(*in_range), jurisdiction, source)
         with self._engine.connect() as connection:
-            return [_window_row(row._mapping) for row in connection.execute(query)]
+            order = (c.window_start, c.jurisdiction, c.source)
+            return [_window_row(row._mapping) for row in connection.execute(query.order_by(*order))]
 
     def volumes(self, start: int, end: int, jurisdiction: str | None = None,
                 source: str | None = None) -> dict[str, int]:
         """Posts per brand with ``start <= window_start < end``: the share of voice."""
         c = windows_table.c
         query = sa.select(c.brand, sa.func.sum(c.volume)).where(c.window_start >= start, c.window_start < end)
-        if jurisdiction is not None:
-            query = query.where(c.jurisdiction == jurisdiction)
-        if source is not None:
-            query = query.where(c.source == source)
+        query = _narrow(query, jurisdiction, source)
         with self._engine.connect() as connection:
             return {brand: int(total) for brand, total in connection.execute(query.group_by(c.brand))}
+
+
+_Query = TypeVar("_Query", bound=sa.Select[Any])
+
+
+def _narrow(query: _Query, jurisdiction: str | None, source: str | None) -> _Query:
+    """The optional jurisdiction and source filters every read of the windows table offers."""
+    c = windows_table.c
+    if jurisdiction is not None:
+        query = query.where(c.jurisdiction == jurisdiction)
+    if source is not None:
+        query = query.where(c.source == source)
+    return query

@@ -173,9 +173,7 @@ def brand_themes(
     first, last = _range(start, end, settings.reputation.window_seconds)
     counts: dict[str, int] = {}
     negatives = 0
-    for row in store.windows(brand, first, last):
-        if (jurisdiction and row.jurisdiction != jurisdiction.upper()) or (source and row.source != source):
-            continue
+    for row in store.windows(brand, first, last, jurisdiction.upper() if jurisdiction else None, source):
         negatives += row.negatives
         for term, posts in row.negative_terms.items():
             counts[term] = counts.get(term, 0) + posts
@@ -220,9 +218,7 @@ def brand_timeline(
     scored = [0] * count
     negatives = [0] * count
     compound = [0.0] * count
-    for row in store.windows(brand, first, last):
-        if (jurisdiction and row.jurisdiction != jurisdiction.upper()) or (source and row.source != source):
-            continue
+    for row in store.windows(brand, first, last, jurisdiction.upper() if jurisdiction else None, source):
         i = (row.window_start - first) // step
         volume[i] += row.volume
         scored[i] += row.scored
