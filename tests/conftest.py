@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import Browser, Page, sync_playwright
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "VEILLE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -96,3 +97,25 @@ def kafka_settings(kafka_broker: object, tmp_path: object) -> object:
     )
     ensure_topics(settings, partitions=4)
     return settings
+
+
+# --- Browser (the console's tests) ---
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright never downloads a browser here
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    opened = browser.new_page()
+    opened.set_default_timeout(5_000)
+    yield opened
+    opened.close()
