@@ -106,7 +106,7 @@ class AlertQuery(BaseModel):
     @field_validator("jurisdiction", mode="before")
     @classmethod
     def _upper_jurisdiction(cls, value: object) -> object:
-        # Jurisdictions are stored upper-case (see monitor.post.Post); "fr" should find "FR".
+        # Jurisdictions are stored upper-case (see policies.post.Post); "fr" should find "FR".
         if isinstance(value, list):
             return [v.upper() if isinstance(v, str) else v for v in value]
         return value

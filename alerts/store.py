@@ -68,7 +68,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
 
     SQLite has no time zones: values are stored as naive UTC text in a fixed-width format, so text
     order is time order and keyset comparisons stay correct. Naive input is taken as UTC, as
-    ``monitor.post.Post`` does.
+    ``policies.post.Post`` does.
     """
 
     impl = sa.DateTime(timezone=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from alerts.model import Alert, AlertStatus, Severity, Verdict, alert_id
-from monitor.post import Source
+from policies.post import Source
 
 _EXAMPLE_ALERT: dict[str, Any] = {
     "id": alert_id("post-4711", "fr.pii.nir"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from monitor.post import Post
+    from policies.post import Post
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitor.post import Post
+    from policies.post import Post
 
 _CACHE_LIMIT = 8192
 

@@ -19,7 +19,7 @@ import ahocorasick
 from detectors.base import DetectorPlan, Finding
 
 if TYPE_CHECKING:
-    from monitor.post import Post
+    from policies.post import Post
 
 _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"}
 _DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"}

@@ -19,7 +19,7 @@ from detectors.registry import NER_ENTITIES, DetectorConfig
 
 if TYPE_CHECKING:
     from detectors.language import LanguageDetector
-    from monitor.post import Post
+    from policies.post import Post
 
 RECOGNIZER_NAME = "SpacyRecognizer"
 NER_SCORE = 0.85  # Presidio's default for spaCy entities

@@ -22,7 +22,7 @@ from detectors.base import DetectorPlan, Finding
 
 if TYPE_CHECKING:
     from detectors.registry import DetectorConfig
-    from monitor.post import Post
+    from policies.post import Post
 
 
 def shannon_entropy(value: str) -> float:

@@ -21,7 +21,7 @@ from detectors.lexicon import fold
 from detectors.registry import NER_ENTITIES, DetectorConfig
 
 if TYPE_CHECKING:
-    from monitor.post import Post
+    from policies.post import Post
 
 # Presidio's LemmaContextAwareEnhancer defaults.
 CONTEXT_BOOST = 0.35

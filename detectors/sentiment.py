@@ -16,7 +16,7 @@ from detectors.base import DetectorPlan, Finding
 
 if TYPE_CHECKING:
     from detectors.language import LanguageDetector
-    from monitor.post import Post
+    from policies.post import Post
 
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05

@@ -159,7 +159,7 @@ def scan(
 @schema_app.command("post")
 def schema_post() -> None:
     """The JSON Schema of a post record (what producers must send)."""
-    from monitor.post import post_json_schema
+    from policies.post import post_json_schema
 
     typer.echo(json.dumps(post_json_schema(), indent=2))
 

@@ -28,10 +28,10 @@ from pydantic import SecretStr
 
 from monitor.broker import EmbeddedBroker, _die_with_parent, free_port
 from monitor.kafka_io import ensure_topics, make_producer
-from monitor.post import Post
 from monitor.produce import topic_for_sources
 from monitor.settings import Settings
 from monitor.traffic import generate_posts
+from policies.post import Post
 
 if TYPE_CHECKING:
     from alerts.store import SqlAlertStore

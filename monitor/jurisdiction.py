@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from monitor.post import Post
+from policies.post import Post
 
 
 def resolve_jurisdiction(post: Post, channel_defaults: Mapping[str, str], default: str) -> str:

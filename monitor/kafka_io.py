@@ -16,7 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from monitor.post import DLQ_REASONS
+from monitor.records import DLQ_REASONS
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from detectors.base import Detector, DetectorPlan, Finding
 from detectors.registry import build_detectors, full_plan
 from monitor.jurisdiction import resolve_jurisdiction
 from monitor.metrics import Metrics
-from monitor.post import Post
 from monitor.settings import Settings
 from policies import Plan, PolicySet, RuleHit, load_policy_set
+from policies.post import Post
 from policies.runner import detect
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from monitor.kafka_io import send_records
-from monitor.post import Post, Source, _summarise
 from monitor.settings import Settings
+from policies.post import Post, Source, summarise_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def read_posts_file(path: Path) -> tuple[list[Post], list[InvalidLine]]:
                 if any(error["type"] == "json_invalid" for error in exc.errors()):
                     invalid.append(InvalidLine(number, "not valid JSON"))
                 else:
-                    invalid.append(InvalidLine(number, _summarise(exc)))
+                    invalid.append(InvalidLine(number, summarise_validation_error(exc)))
     return posts, invalid
 
 

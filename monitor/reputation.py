@@ -59,7 +59,7 @@ from monitor.brands import BrandConfig, BrandMatcher
 
 if TYPE_CHECKING:
     from monitor.metrics import Metrics
-    from monitor.post import Post
+    from policies.post import Post
 
 log = logging.getLogger(__name__)
 

@@ -46,11 +46,12 @@ from alerts.model import Alert, Severity
 from alerts.sinks import AlertSink
 from monitor.kafka_io import DeadLetterWriter, make_consumer, make_producer, record_ref
 from monitor.metrics import BATCH_STAGES, Metrics
-from monitor.post import DLQ_REASONS, MalformedRecord, Post, decode_post
+from monitor.records import DLQ_REASONS, MalformedRecord, decode_post
 from monitor.reload import PolicyReloader
 from monitor.reputation import ReputationAggregator
 from monitor.settings import Settings
 from policies import PolicySet
+from policies.post import Post
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from monitor.pipeline import Pipeline, PostResult
-from monitor.post import Post
+from policies.post import Post
 
 SCAN_BATCH = 256
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from detectors.recognizers import luhn_ok, nir_key
-from monitor.post import Author, Post, Source
+from policies.post import Author, Post, Source
 
 INTERNAL_CHANNELS = ("teams", "slack", "yammer")
 EXTERNAL_CHANNELS = ("x", "linkedin", "reviews")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from detectors.base import DetectorPlan, Finding
-from monitor.post import Post
 from policies.names import DETECTORS, detectors_for_entities
+from policies.post import Post
 from policies.schema import Condition, RuleSpec
 
 Tri = bool | None  # None: unknown, a detector it depends on has not run yet

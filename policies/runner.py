@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from detectors.base import Detector, DetectorPlan, Finding
-from monitor.post import Author, Post, Source
 from policies.compiler import CompiledRule, Plan
 from policies.loader import PolicySet
+from policies.post import Author, Post, Source
 from policies.schema import TestPost
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.jurisdiction import resolve_jurisdiction
-from monitor.post import Post
+from policies.post import Post
 
 
 def make(jurisdiction: str | None, country: str | None, channel: str = "teams") -> Post:

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from monitor.post import DLQ_REASONS, MalformedRecord, Post, decode_post, post_json_schema
+from monitor.records import DLQ_REASONS, MalformedRecord, decode_post
+from policies.post import Post, post_json_schema
 
 VALID = {
     "id": "p-1",

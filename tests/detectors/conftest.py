@@ -9,7 +9,7 @@ import pytest
 from detectors.base import Finding
 from detectors.pii import PiiDetector
 from detectors.registry import DetectorConfig, make_plan
-from monitor.post import Post
+from policies.post import Post
 
 
 def _post(

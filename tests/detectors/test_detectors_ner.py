@@ -57,7 +57,7 @@ def test_plan_without_ner_never_loads_a_model() -> None:
     script = textwrap.dedent(
         """
         import sys
-        from monitor.post import Post
+        from policies.post import Post
         from detectors.registry import PATTERN_TYPES, PATTERN_PII_ENTITIES, build_detectors, make_plan
 
         plan = make_plan("FR", pii_entities=PATTERN_PII_ENTITIES, patterns=PATTERN_TYPES,

@@ -18,10 +18,10 @@ from alerts.store import SqlAlertStore
 from monitor.kafka_io import committed_offsets, send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, build_pipeline
-from monitor.post import Post
 from monitor.produce import topic_for_sources
 from monitor.runner import Worker
 from monitor.settings import Settings
+from policies.post import Post
 
 
 class RecordingPipeline:

@@ -17,8 +17,8 @@ import pytest
 from alerts.store import SqlAlertStore
 from monitor.broker import free_port
 from monitor.demo import child_env
-from monitor.post import Post
 from monitor.settings import Settings
+from policies.post import Post
 
 pytestmark = pytest.mark.kafka
 

@@ -14,10 +14,10 @@ from kafka import KafkaProducer
 from alerts.model import Alert, Evidence, Severity
 from alerts.sinks import AlertSink, KafkaAlertSink, MemorySink, SinkError, alert_payload
 from monitor.kafka_io import DeadLetterWriter, make_producer
-from monitor.post import Post, Source
 from monitor.produce import ProduceError, produce_file, produce_file_report, produce_posts, topic_for_sources
 from monitor.settings import Settings
 from monitor.traffic import generate_posts
+from policies.post import Post, Source
 
 pytestmark = pytest.mark.kafka
 

@@ -12,10 +12,10 @@ import pytest
 from alerts.store import SqlAlertStore
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline
-from monitor.post import Post
 from monitor.reload import PolicyReloader
 from monitor.settings import Settings
 from policies import load_policy_set
+from policies.post import Post
 
 pytestmark = pytest.mark.kafka
 

@@ -16,8 +16,9 @@ from alerts.store import SqlAlertStore, StoreUnavailable
 from monitor.kafka_io import make_consumer
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, build_pipeline
-from monitor.post import DLQ_REASONS, Post
+from monitor.records import DLQ_REASONS
 from monitor.settings import Settings
+from policies.post import Post
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from detectors.recognizers import luhn_ok, nir_key
-from monitor.post import Post, Source, decode_post
+from monitor.records import decode_post
 from monitor.traffic import (
     EXTERNAL_CHANNELS,
     INTERNAL_CHANNELS,
@@ -19,6 +19,7 @@ from monitor.traffic import (
     iban_valid,
     luhn_complete,
 )
+from policies.post import Post, Source
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from alerts.store import SqlAlertStore
 from monitor.kafka_io import committed_offsets
 from monitor.metrics import BATCH_STAGES, Metrics
 from monitor.pipeline import build_pipeline
-from monitor.post import DLQ_REASONS
 from monitor.produce import topic_for_sources
+from monitor.records import DLQ_REASONS
 from monitor.runner import Worker
 from monitor.settings import Settings
 from monitor.traffic import generate_posts

@@ -37,12 +37,13 @@ from monitor.broker import free_port
 from monitor.demo import child_env
 from monitor.kafka_io import committed_offsets, ensure_topics, send_records
 from monitor.metrics import BATCH_STAGES, RULE_HIT_MODES, _veille_version
-from monitor.post import DLQ_REASONS, Post
 from monitor.produce import topic_for_sources
+from monitor.records import DLQ_REASONS
 from monitor.reputation import RULE_CRISIS, RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, SPIKE_KINDS
 from monitor.settings import Settings
 from monitor.traffic import generate_posts
 from policies import load_policy_set
+from policies.post import Post
 
 pytestmark = pytest.mark.kafka
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.post import Author, Post, Source
+from policies.post import Author, Post, Source
 
 WritePack = Callable[..., Path]
 

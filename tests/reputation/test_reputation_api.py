@@ -19,9 +19,9 @@ from api.routes import brands
 from detectors.base import Finding
 from monitor.brands import BrandConfig, default_brands
 from monitor.pipeline import PostResult
-from monitor.post import Author, Post, Source
 from monitor.reputation import ReputationAggregator
 from monitor.settings import Settings
+from policies.post import Author, Post, Source
 
 TOKEN = "veille_00000000000000b7_" + "B" * 43
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)

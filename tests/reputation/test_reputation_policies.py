@@ -9,10 +9,10 @@ import pytest
 
 from detectors.base import Finding
 from monitor.pipeline import PostResult, build_pipeline
-from monitor.post import Author, Post, Source
 from monitor.reputation import build_aggregator
 from monitor.settings import Settings
 from policies import PolicyError, load_policy_set
+from policies.post import Author, Post, Source
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 

@@ -16,9 +16,9 @@ from detectors.base import Finding
 from monitor.brands import BrandConfig, BrandMatcher
 from monitor.metrics import Metrics
 from monitor.pipeline import PostResult, build_pipeline
-from monitor.post import Author, Post, Source
 from monitor.reputation import ReputationAggregator, ReputationConfig, theme_words
 from monitor.settings import Settings
+from policies.post import Author, Post, Source
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)  # a window boundary (multiple of 300 s)
 CONFIG = ReputationConfig(

@@ -25,10 +25,10 @@ from alerts.store import SqlAlertStore
 from monitor.kafka_io import send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import build_pipeline
-from monitor.post import Author, Post, Source
 from monitor.reputation import ReputationAggregator, ReputationConfig, build_aggregator
 from monitor.runner import Worker
 from monitor.settings import Settings
+from policies.post import Author, Post, Source
 
 pytestmark = pytest.mark.kafka
 

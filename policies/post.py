@@ -1,8 +1,11 @@
-"""The post contract: one JSON object per Kafka record, validated once at the edge."""
+"""The post contract: one JSON object per Kafka record, validated once at the edge.
+
+It lives in the policies layer because rules are the lowest layer that reads a whole post (author,
+channel, source); detectors only see ``text`` and ``lang`` (``detectors.base.TextRecord``).
+"""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -117,43 +120,7 @@ class Post(BaseModel):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-class MalformedRecord(ValueError):
-    """A record that cannot become a Post. ``reason`` is a bounded code, ``detail`` is for the DLQ header."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-# Bounded set: used as a metric label and as the DLQ `error` header.
-DLQ_REASONS = ("too_large", "invalid_utf8", "invalid_json", "invalid_post", "processing_failed")
-
-
-def decode_post(raw: bytes | None, max_bytes: int) -> Post:
-    """Turn a Kafka record value into a Post, or raise MalformedRecord naming why."""
-    if raw is None:
-        raise MalformedRecord("invalid_json", "record has no value (tombstone)")
-    if len(raw) > max_bytes:
-        raise MalformedRecord("too_large", f"record is {len(raw)} bytes, limit is {max_bytes}")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedRecord("invalid_utf8", f"byte {exc.start} is not valid UTF-8") from None
-    try:
-        return Post.model_validate_json(text)
-    except ValidationError as exc:
-        if any(error["type"] == "json_invalid" for error in exc.errors()):
-            try:
-                json.loads(text)
-            except json.JSONDecodeError as json_error:
-                raise MalformedRecord(
-                    "invalid_json", f"{json_error.msg} at line {json_error.lineno} column {json_error.colno}"
-                ) from None
-        raise MalformedRecord("invalid_post", _summarise(exc)) from None
-
-
-def _summarise(exc: ValidationError) -> str:
+def summarise_validation_error(exc: ValidationError) -> str:
     """Field paths and messages only: pydantic's default text would echo the input (post content)."""
     parts = []
     for error in exc.errors(include_input=False, include_url=False)[:5]:
