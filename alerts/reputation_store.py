@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from alerts.store import SqlAlertStore, StoreError, metadata
-from monitor.reputation import WindowRow
+from alerts.windows import WindowRow
 
 
 class ReputationConflict(StoreError):

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.model import Alert, Severity, alert_id
+from alerts.windows import WindowRow
 from detectors.lexicon import fold
 from detectors.sentiment import NEGATIVE_THRESHOLD
 from monitor.brands import BrandConfig, BrandMatcher
@@ -223,21 +224,6 @@ class BrandState:
         return cls(brand=data["brand"], watermark=data["watermark"], crises=list(data["crises"]),
                    employee_hits={int(k): v for k, v in data["employee_hits"].items()},
                    negative_spikes={int(k): v for k, v in data["negative_spikes"].items()})
-
-
-@dataclass(frozen=True)
-class WindowRow:
-    """One window's numbers, as kept for the timeline (``alerts.reputation_store``)."""
-
-    brand: str
-    jurisdiction: str
-    source: str
-    window_start: int
-    volume: int
-    scored: int
-    negatives: int
-    compound_sum: float
-    negative_terms: dict[str, int] = field(default_factory=dict)
 
 
 SentimentScorer = Callable[[Sequence["Post"]], list[float | None]]
