@@ -52,9 +52,10 @@ def build_baseline() -> tuple[Any, Any, dict[str, Any]]:
     from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
     import detectors._presidio  # noqa: F401  (offline-safe import)
+    from detectors.catalogue import NER_ENTITIES, PATTERN_PII_ENTITIES
+    from detectors.config import DetectorConfig
     from detectors.ner import resolve_model
     from detectors.pii import build_recognizers
-    from detectors.registry import NER_ENTITIES, PATTERN_PII_ENTITIES, DetectorConfig
     from detectors.sentiment import _load
 
     config = DetectorConfig()
@@ -85,8 +86,8 @@ def build_baseline() -> tuple[Any, Any, dict[str, Any]]:
 
 
 def run_baseline(posts: Sequence[Any]) -> tuple[float, set[Key]]:
+    from detectors.catalogue import PII_ENTITIES
     from detectors.language import LanguageDetector
-    from detectors.registry import PII_ENTITIES
 
     batch, config, vader = build_baseline()
     languages = LanguageDetector(config.languages, config.language_min_confidence)
@@ -119,7 +120,8 @@ Job = tuple[int, int, int, int, bool, Any, bool, bool]
 
 def _veille_worker(args: Job) -> tuple[float, list[Key], int]:
     count, seed, part, parts, detect_all, barrier, collect, ner_ignore = args
-    from detectors.registry import DetectorConfig, build_detectors
+    from detectors.config import DetectorConfig
+    from detectors.registry import build_detectors
     from monitor.pipeline import build_pipeline
     from monitor.settings import Settings
 
@@ -237,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"  baseline findings Veille lacks: {len(lost)} {dict(Counter(key[1] for key in lost))}")
     print(f"  Veille findings the baseline lacks: {len(extra)} {dict(Counter(key[1] for key in extra))}")
-    from detectors.registry import DetectorConfig
+    from detectors.config import DetectorConfig
 
     ignored = {word for words in DetectorConfig().ner_ignore.values() for word in words}
     texts = {post.id: post.text for post in base_posts}

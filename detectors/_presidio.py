@@ -17,6 +17,14 @@ from presidio_analyzer import (
     Pattern,
     PatternRecognizer,
     RecognizerResult,
+    predefined_recognizers,
 )
 
-__all__ = ["EntityRecognizer", "LocalRecognizer", "Pattern", "PatternRecognizer", "RecognizerResult"]
+__all__ = [
+    "EntityRecognizer",
+    "LocalRecognizer",
+    "Pattern",
+    "PatternRecognizer",
+    "RecognizerResult",
+    "predefined_recognizers",
+]

@@ -1,13 +1,24 @@
-"""The contract every detector honours, and the per-jurisdiction plan that tells it what to look for."""
+"""The contract every detector honours, the record it reads, and the per-jurisdiction plan that tells
+it what to look for."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
-if TYPE_CHECKING:
-    from policies.post import Post
+
+class TextRecord(Protocol):
+    """What a detector reads of a post: its text and, when the producer declared it, its language.
+
+    The policies' ``Post`` is one; a detector never sees the author, channel or source.
+    """
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def lang(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,4 +63,4 @@ class Detector(Protocol):
 
     name: ClassVar[str]
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]: ...
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]: ...

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from policies.post import Post
+from detectors.base import TextRecord
 
 _CACHE_LIMIT = 8192
 
@@ -71,8 +70,8 @@ class LanguageDetector:
         self._cache[text] = result
         return result
 
-    def language_of(self, post: Post) -> str | None:
+    def language_of(self, post: TextRecord) -> str | None:
         return post.lang or self.detect(post.text)
 
-    def languages_of(self, posts: Sequence[Post]) -> list[str | None]:
+    def languages_of(self, posts: Sequence[TextRecord]) -> list[str | None]:
         return [self.language_of(post) for post in posts]

@@ -12,14 +12,11 @@ import re
 import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import ahocorasick
 
-from detectors.base import DetectorPlan, Finding
-
-if TYPE_CHECKING:
-    from policies.post import Post
+from detectors.base import DetectorPlan, Finding, TextRecord
 
 _APOSTROPHES = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"}
 _DASHES = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"}
@@ -146,7 +143,7 @@ class LexiconDetector:
             self._cache[id(lists)] = (lists, matcher)
         return matcher
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]:
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         if not plan.lexicon_lists:
             return [[] for _ in posts]
         matcher = self.matcher(plan.lexicon_lists)

@@ -12,14 +12,12 @@ import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from detectors.base import DetectorPlan, Finding
-from detectors.registry import NER_ENTITIES, DetectorConfig
-
-if TYPE_CHECKING:
-    from detectors.language import LanguageDetector
-    from policies.post import Post
+from detectors.base import DetectorPlan, Finding, TextRecord
+from detectors.catalogue import NER_ENTITIES
+from detectors.config import DetectorConfig
+from detectors.language import LanguageDetector
 
 RECOGNIZER_NAME = "SpacyRecognizer"
 NER_SCORE = 0.85  # Presidio's default for spaCy entities
@@ -70,8 +68,6 @@ class NerDetector:
     def __init__(
         self, config: DetectorConfig | None = None, languages: LanguageDetector | None = None
     ) -> None:
-        from detectors.language import LanguageDetector
-
         self.config = config or DetectorConfig()
         self._languages = languages or LanguageDetector(
             self.config.languages, self.config.language_min_confidence, self.config.language_low_accuracy
@@ -93,7 +89,7 @@ class NerDetector:
                     nlp = self._models[lang] = load_ner_pipeline(lang, self.config.spacy_models[lang])
         return nlp
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]:
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         results: list[list[Finding]] = [[] for _ in posts]
         entities = plan.pii_entities & NER_ENTITIES
         if not entities:

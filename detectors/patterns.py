@@ -16,13 +16,10 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from detectors.base import DetectorPlan, Finding
-
-if TYPE_CHECKING:
-    from detectors.registry import DetectorConfig
-    from policies.post import Post
+from detectors.base import DetectorPlan, Finding, TextRecord
+from detectors.config import DetectorConfig
 
 
 def shannon_entropy(value: str) -> float:
@@ -160,7 +157,7 @@ class PatternDetector:
             self._by_plan[wanted] = patterns
         return patterns
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]:
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         patterns = self._patterns(plan.patterns)
         if not patterns:
             return [[] for _ in posts]

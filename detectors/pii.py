@@ -1,8 +1,8 @@
 """Pattern-based PII: Presidio's recognizers and Veille's French ones, called directly.
 
 No NLP engine and no model here: the recognizers run on the raw text, each behind a cheap regex
-prefilter that is a superset of what it can match (most posts have no 9 consecutive digits and
-skip the phone, card, SSN... recognizers entirely). Context words (English and French) raise scores
+prefilter that is a superset of what it can match; entities, recognizers, prefilters and context
+words are one spec each in ``detectors.catalogue``. Context words (English and French) raise scores
 the way Presidio's context enhancer does, from the words around a match, without lemmas.
 Names and places (NER) are the ``ner`` detector's job.
 """
@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from detectors._presidio import EntityRecognizer, RecognizerResult
-from detectors.base import DetectorPlan, Finding
+from detectors import recognizers
+from detectors._presidio import EntityRecognizer, RecognizerResult, predefined_recognizers
+from detectors.base import DetectorPlan, Finding, TextRecord
+from detectors.catalogue import NER_ENTITIES, PII_SPECS, PiiSpec
+from detectors.config import DetectorConfig
 from detectors.lexicon import fold
-from detectors.registry import NER_ENTITIES, DetectorConfig
-
-if TYPE_CHECKING:
-    from policies.post import Post
 
 # Presidio's LemmaContextAwareEnhancer defaults.
 CONTEXT_BOOST = 0.35
@@ -31,105 +30,38 @@ CONTEXT_WORDS_AFTER = 2
 
 _WORD = re.compile(r"[^\W_]+")
 
-# Prefilters: each must accept every text its recognizers could match.
-_DIGITS = {n: re.compile(r"\d(?:[\s().\-/]*\d){" + str(n - 1) + "}") for n in (6, 7, 8, 9)}
-PREFILTERS: dict[str, re.Pattern[str] | None] = {
-    "EMAIL_ADDRESS": re.compile("@"),
-    "PHONE_NUMBER": _DIGITS[6],
-    "CREDIT_CARD": _DIGITS[9],
-    "IBAN_CODE": re.compile(r"[a-z]{2}[ \-]?\d{2}", re.IGNORECASE),
-    "IP_ADDRESS": re.compile(r"\d\.\d|[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE),
-    "URL": re.compile(r"[^\W_]\.[^\W\d_]{2}|://"),
-    "US_SSN": _DIGITS[9],
-    "US_ITIN": _DIGITS[9],
-    "US_PASSPORT": _DIGITS[8],
-    "UK_NINO": _DIGITS[6],
-    "UK_NHS": _DIGITS[9],
-    "FR_NIR": _DIGITS[6],
-    "FR_SIREN": _DIGITS[9],
-    "FR_SIRET": _DIGITS[9],
-    "FR_ID_CARD": re.compile(r"\d"),
-    "FR_PASSPORT": re.compile(r"\d{2}[A-Z]{2}\d"),
-}
 
-# French (and extra English) context words added to Presidio's English lists.
-EXTRA_CONTEXT: dict[str, tuple[str, ...]] = {
-    "EMAIL_ADDRESS": ("e-mail", "mail", "courriel", "adresse", "contact", "ecrire", "écrire", "contacter"),
-    "PHONE_NUMBER": ("tel", "tél", "téléphone", "portable", "appeler", "appelez", "joindre", "numéro", "fixe",
-                     "whatsapp", "sms"),
-    "CREDIT_CARD": ("carte", "bancaire", "cb", "crédit", "paiement", "payment"),
-    "IBAN_CODE": ("rib", "banque", "virement", "compte", "account"),
-    "IP_ADDRESS": ("adresse", "address", "serveur", "server", "host"),
-    "URL": ("lien", "site", "web"),
-    "US_SSN": ("sécurité", "sociale"),
-    "UK_NINO": ("assurance", "nationale", "insurance", "national"),
-    "UK_NHS": ("santé", "health"),
-}
+def _recognizer_class(name: str) -> type[Any]:
+    """The recognizer class a spec names: Veille's own, else one of Presidio's predefined ones."""
+    found = getattr(recognizers, name, None) or getattr(predefined_recognizers, name, None)
+    if not (isinstance(found, type) and issubclass(found, EntityRecognizer)):
+        raise LookupError(f"no recognizer {name!r}, neither Veille's (detectors.recognizers) nor Presidio's")
+    return found
 
 
-def _presidio_factories() -> dict[str, Callable[[tuple[str, ...]], list[Any]]]:
-    from presidio_analyzer.predefined_recognizers import (
-        CreditCardRecognizer,
-        EmailRecognizer,
-        IbanRecognizer,
-        IpRecognizer,
-        NhsRecognizer,
-        PhoneRecognizer,
-        UkNinoRecognizer,
-        UrlRecognizer,
-        UsItinRecognizer,
-        UsPassportRecognizer,
-        UsSsnRecognizer,
-    )
+def _specs(entities: frozenset[str]) -> list[PiiSpec]:
+    unknown = entities - PII_SPECS.keys() - NER_ENTITIES
+    if unknown:
+        raise ValueError(f"no pattern recognizer for {sorted(unknown)}; known: {sorted(PII_SPECS)}")
+    return [PII_SPECS[entity] for entity in sorted(entities - NER_ENTITIES)]
 
-    from detectors.recognizers import (
-        FrIdCardRecognizer,
-        FrNirRecognizer,
-        FrPassportRecognizer,
-        FrPhoneRecognizer,
-        FrSirenRecognizer,
-        FrSiretRecognizer,
-    )
 
-    def ctx(entity: str, base: Sequence[str]) -> list[str]:
-        return list(dict.fromkeys([*base, *EXTRA_CONTEXT.get(entity, ())]))
-
-    def simple(cls: Any, entity: str) -> Callable[[tuple[str, ...]], list[Any]]:
-        return lambda _regions: [cls(context=ctx(entity, cls.CONTEXT))]
-
-    return {
-        "EMAIL_ADDRESS": simple(EmailRecognizer, "EMAIL_ADDRESS"),
-        "PHONE_NUMBER": lambda regions: [
-            PhoneRecognizer(context=ctx("PHONE_NUMBER", PhoneRecognizer.CONTEXT), supported_regions=regions),
-            FrPhoneRecognizer(),
-        ],
-        "CREDIT_CARD": simple(CreditCardRecognizer, "CREDIT_CARD"),
-        "IBAN_CODE": simple(IbanRecognizer, "IBAN_CODE"),
-        "IP_ADDRESS": simple(IpRecognizer, "IP_ADDRESS"),
-        "URL": simple(UrlRecognizer, "URL"),
-        "US_SSN": simple(UsSsnRecognizer, "US_SSN"),
-        "US_ITIN": simple(UsItinRecognizer, "US_ITIN"),
-        "US_PASSPORT": simple(UsPassportRecognizer, "US_PASSPORT"),
-        "UK_NINO": simple(UkNinoRecognizer, "UK_NINO"),
-        "UK_NHS": simple(NhsRecognizer, "UK_NHS"),
-        "FR_NIR": lambda _regions: [FrNirRecognizer()],
-        "FR_SIREN": lambda _regions: [FrSirenRecognizer()],
-        "FR_SIRET": lambda _regions: [FrSiretRecognizer()],
-        "FR_ID_CARD": lambda _regions: [FrIdCardRecognizer()],
-        "FR_PASSPORT": lambda _regions: [FrPassportRecognizer()],
-    }
+def _build(spec: PiiSpec, regions: tuple[str, ...]) -> list[Any]:
+    """The spec's recognizers, each with its own context words and then the spec's."""
+    built = []
+    for name in spec.recognizers:
+        cls = _recognizer_class(name)
+        context = list(dict.fromkeys([*cls.CONTEXT, *spec.context]))
+        if name in spec.regional:
+            built.append(cls(context=context, supported_regions=regions))
+        else:
+            built.append(cls(context=context))
+    return built
 
 
 def build_recognizers(entities: frozenset[str], regions: tuple[str, ...]) -> list[Any]:
     """Presidio recognizer instances for these entities (also used by the benchmark's baseline)."""
-    factories = _presidio_factories()
-    unknown = entities - factories.keys() - NER_ENTITIES
-    if unknown:
-        raise ValueError(f"no pattern recognizer for {sorted(unknown)}; known: {sorted(factories)}")
-    recognizers: list[Any] = []
-    for entity in sorted(entities - NER_ENTITIES):
-        recognizers.extend(factories[entity](regions))
-    return recognizers
+    return [recognizer for spec in _specs(entities) for recognizer in _build(spec, regions)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,18 +106,14 @@ class PiiDetector:
                 bound = self._bound.get(key)
                 if bound is None:
                     bound = [
-                        _Bound(
-                            recognizer.supported_entities[0],
-                            recognizer,
-                            PREFILTERS[recognizer.supported_entities[0]],
-                            _context_set(recognizer.context or ()),
-                        )
-                        for recognizer in build_recognizers(entities, regions)
+                        _Bound(spec.entity, recognizer, spec.prefilter, _context_set(recognizer.context))
+                        for spec in _specs(entities)
+                        for recognizer in _build(spec, regions)
                     ]
                     self._bound[key] = bound
         return bound
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]:
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         entities = frozenset(plan.pii_entities - NER_ENTITIES)
         if not entities:
             return [[] for _ in posts]

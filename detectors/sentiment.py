@@ -10,13 +10,10 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from detectors.base import DetectorPlan, Finding
-
-if TYPE_CHECKING:
-    from detectors.language import LanguageDetector
-    from policies.post import Post
+from detectors.base import DetectorPlan, Finding, TextRecord
+from detectors.language import LanguageDetector
 
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
@@ -79,7 +76,7 @@ class SentimentDetector:
             {"pos": scores["pos"], "neg": scores["neg"], "neu": scores["neu"], "model": MODELS[lang]},
         )
 
-    def detect(self, posts: Sequence[Post], plan: DetectorPlan) -> list[list[Finding]]:
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         if not plan.sentiment:
             return [[] for _ in posts]
         results: list[list[Finding]] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from detectors.registry import DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES
+from detectors.catalogue import DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES
 
 DETECTORS: tuple[str, ...] = tuple(DETECTOR_ORDER)
 ENTITY_NAMES: frozenset[str] = frozenset(PII_ENTITIES) | frozenset(NER_ENTITIES)

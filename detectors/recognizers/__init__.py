@@ -1,6 +1,7 @@
 """Presidio recognizers Veille adds to the ones Presidio ships (French identifiers)."""
 
 from detectors.recognizers.fr import (
+    FrenchRecognizer,
     FrIdCardRecognizer,
     FrNirRecognizer,
     FrPassportRecognizer,
@@ -19,6 +20,7 @@ __all__ = [
     "FrPhoneRecognizer",
     "FrSirenRecognizer",
     "FrSiretRecognizer",
+    "FrenchRecognizer",
     "icao_check_digit",
     "luhn_ok",
     "nir_key",

@@ -1,5 +1,8 @@
 """French identifiers Presidio lacks, as PatternRecognizer subclasses with checksum validation.
 
+Each declares, as Presidio's own country recognizers do, its ``PATTERNS``, ``CONTEXT`` and, where
+the number carries a key, ``validate_result``; ``FrenchRecognizer`` builds them all the same way.
+
 ``validate_result`` follows Presidio's convention: True raises the score to 1.0 (a strong
 checksum), False drops the match, None keeps the pattern's score (a weak checksum such as Luhn on
 9 digits, which one random number in ten passes: context words must do the rest).
@@ -54,9 +57,31 @@ def icao_check_digit(value: str) -> int:
     return total % 10
 
 
-class FrNirRecognizer(PatternRecognizer):
+class FrenchRecognizer(PatternRecognizer):
+    """A French identifier: subclasses declare the entity they find, their patterns and context."""
+
+    COUNTRY_CODE = "fr"
+    ENTITY: ClassVar[str]
+    PATTERNS: ClassVar[list[Pattern]]
+    CONTEXT: ClassVar[list[str]]
+    # Presidio's default: case-insensitive.
+    REGEX_FLAGS: ClassVar[int] = re.DOTALL | re.MULTILINE | re.IGNORECASE
+
+    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            name=type(self).__name__,
+            patterns=self.PATTERNS,
+            context=context or self.CONTEXT,
+            supported_language=supported_language,
+            global_regex_flags=self.REGEX_FLAGS,
+        )
+
+
+class FrNirRecognizer(FrenchRecognizer):
     """Numéro d'inscription au répertoire (numéro de sécurité sociale): 13 characters + 2-digit key."""
 
+    ENTITY = "FR_NIR"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern(
             "NIR",
@@ -68,15 +93,6 @@ class FrNirRecognizer(PatternRecognizer):
         "nir", "securite", "sociale", "secu", "insee", "vitale", "social", "security", "ssn", "numero",
         "sécurité", "sécu", "numéro",
     ]
-
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="FR_NIR",
-            name="FrNirRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
 
     def validate_result(self, pattern_text: str) -> bool:
         value = _compact(pattern_text)
@@ -91,9 +107,10 @@ class FrNirRecognizer(PatternRecognizer):
         return nir_key(first13) == int(value[13:])
 
 
-class FrPhoneRecognizer(PatternRecognizer):
+class FrPhoneRecognizer(FrenchRecognizer):
     """French numbers: +33 / 0033 / +33 (0) / 0X, with spaces, dots or dashes between pairs."""
 
+    ENTITY = "PHONE_NUMBER"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("FR_PHONE_INTL", r"(?<![\w+])(?:\+|00)33 ?(?:\(0\) ?)?[1-9](?:[ .-]?\d{2}){4}(?!\d)", 0.5),
         Pattern("FR_PHONE_NATIONAL", r"(?<![\w+.-])0[1-9](?:[ .-]?\d{2}){4}(?![\w-])", 0.4),
@@ -103,15 +120,6 @@ class FrPhoneRecognizer(PatternRecognizer):
         "appelez", "appelle", "joindre", "numero", "numéro", "number", "fixe", "whatsapp", "sms",
     ]
 
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="PHONE_NUMBER",
-            name="FrPhoneRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
-
     def invalidate_result(self, pattern_text: str) -> bool:
         national = "0" + re.sub(r"\D", "", pattern_text)[-9:]
         # "06 06 06 06 06" or "01 00 00 00 00" style filler is never a real subscriber.
@@ -119,24 +127,16 @@ class FrPhoneRecognizer(PatternRecognizer):
         return len(pairs) == 1 or len(set(national[2:])) == 1
 
 
-class FrSirenRecognizer(PatternRecognizer):
+class FrSirenRecognizer(FrenchRecognizer):
     """SIREN: 9 digits (often 3 3 3), Luhn."""
 
+    ENTITY = "FR_SIREN"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("SIREN", r"(?<!\d)(?<!\d )\d{3} ?\d{3} ?\d{3}(?!\d)(?! \d)", 0.3)
     ]
     CONTEXT: ClassVar[list[str]] = [
         "siren", "rcs", "entreprise", "societe", "société", "company", "registration", "immatriculation",
     ]
-
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="FR_SIREN",
-            name="FrSirenRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = _compact(pattern_text)
@@ -145,24 +145,16 @@ class FrSirenRecognizer(PatternRecognizer):
         return None if luhn_ok(digits) else False
 
 
-class FrSiretRecognizer(PatternRecognizer):
+class FrSiretRecognizer(FrenchRecognizer):
     """SIRET: SIREN + 5-digit establishment number, Luhn (La Poste's establishments: digit sum mod 5)."""
 
+    ENTITY = "FR_SIRET"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("SIRET", r"(?<!\d)(?<!\d )\d{3} ?\d{3} ?\d{3} ?\d{5}(?!\d)(?! \d)", 0.4)
     ]
     CONTEXT: ClassVar[list[str]] = [
         "siret", "etablissement", "établissement", "entreprise", "societe", "société", "company", "rcs",
     ]
-
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="FR_SIRET",
-            name="FrSiretRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-        )
 
     def validate_result(self, pattern_text: str) -> bool | None:
         digits = _compact(pattern_text)
@@ -176,11 +168,12 @@ class FrSiretRecognizer(PatternRecognizer):
         return False
 
 
-class FrIdCardRecognizer(PatternRecognizer):
+class FrIdCardRecognizer(FrenchRecognizer):
     """Carte nationale d'identité: the 12-character pre-2021 number (YYMM + department + 5 digits),
     optionally followed by its MRZ check digit (ICAO 9303, then verified), and the 9-character
     alphanumeric number of the 2021 card (no public key: context must carry it)."""
 
+    ENTITY = "FR_ID_CARD"
     PATTERNS: ClassVar[list[Pattern]] = [
         Pattern("CNI_1995", r"\b\d{2}(?:0[1-9]|1[0-2])[0-9A-Z]{3}\d{5}\d?\b", 0.3),
         Pattern("CNI_2021", r"\b(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{9}\b", 0.05),
@@ -189,17 +182,8 @@ class FrIdCardRecognizer(PatternRecognizer):
         "cni", "carte", "identite", "identité", "identity", "id", "card", "piece", "pièce", "numero",
         "numéro",
     ]
-
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="FR_ID_CARD",
-            name="FrIdCardRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-            # Document numbers are upper case: lower-case words with digits are not one.
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-        )
+    # Document numbers are upper case: lower-case words with digits are not one.
+    REGEX_FLAGS = re.DOTALL | re.MULTILINE
 
     def validate_result(self, pattern_text: str) -> bool | None:
         if len(pattern_text) == 13:
@@ -207,19 +191,11 @@ class FrIdCardRecognizer(PatternRecognizer):
         return None
 
 
-class FrPassportRecognizer(PatternRecognizer):
+class FrPassportRecognizer(FrenchRecognizer):
     """French passport number: 2 digits, 2 letters, 5 digits (no public check digit)."""
 
+    ENTITY = "FR_PASSPORT"
     PATTERNS: ClassVar[list[Pattern]] = [Pattern("FR_PASSPORT", r"\b\d{2}[A-Z]{2}\d{5}\b", 0.1)]
     CONTEXT: ClassVar[list[str]] = ["passeport", "passport", "numero", "numéro", "number"]
-
-    def __init__(self, supported_language: str = "fr", context: list[str] | None = None) -> None:
-        super().__init__(
-            supported_entity="FR_PASSPORT",
-            name="FrPassportRecognizer",
-            patterns=self.PATTERNS,
-            context=context or self.CONTEXT,
-            supported_language=supported_language,
-            # Document numbers are upper case: lower-case words with digits are not one.
-            global_regex_flags=re.DOTALL | re.MULTILINE,
-        )
+    # Document numbers are upper case: lower-case words with digits are not one.
+    REGEX_FLAGS = re.DOTALL | re.MULTILINE

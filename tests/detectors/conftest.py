@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from detectors.base import Finding
+from detectors.config import DetectorConfig
 from detectors.pii import PiiDetector
-from detectors.registry import DetectorConfig, make_plan
+from detectors.registry import make_plan
 from policies.post import Post
 
 

@@ -8,8 +8,9 @@ import textwrap
 
 import pytest
 
+from detectors.config import DetectorConfig
 from detectors.ner import ModelNotFoundError, NerDetector
-from detectors.registry import DetectorConfig, make_plan
+from detectors.registry import make_plan
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,8 @@ def test_plan_without_ner_never_loads_a_model() -> None:
         """
         import sys
         from policies.post import Post
-        from detectors.registry import PATTERN_TYPES, PATTERN_PII_ENTITIES, build_detectors, make_plan
+        from detectors.catalogue import PATTERN_TYPES, PATTERN_PII_ENTITIES
+        from detectors.registry import build_detectors, make_plan
 
         plan = make_plan("FR", pii_entities=PATTERN_PII_ENTITIES, patterns=PATTERN_TYPES,
                          lexicon_lists={"c": ("confidentiel",)}, sentiment=True)

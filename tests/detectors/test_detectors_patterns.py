@@ -8,8 +8,10 @@ import zlib
 
 import pytest
 
+from detectors.catalogue import PATTERN_TYPES
+from detectors.config import DetectorConfig
 from detectors.patterns import PatternDetector, github_checksum_ok, shannon_entropy
-from detectors.registry import PATTERN_TYPES, DetectorConfig, make_plan
+from detectors.registry import make_plan
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from detectors.config import DetectorConfig
 from detectors.pii import PiiDetector
-from detectors.registry import DetectorConfig, make_plan
+from detectors.registry import make_plan
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.registry import (
-    DETECTOR_ORDER,
-    NER_ENTITIES,
-    PATTERN_TYPES,
-    PII_ENTITIES,
-    DetectorConfig,
-    build_detectors,
-    full_plan,
-    make_plan,
-)
+from detectors.catalogue import DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES, PII_SPECS
+from detectors.config import DetectorConfig
+from detectors.pii import build_recognizers
+from detectors.registry import build_detectors, full_plan, make_plan
 
 
 def test_build_in_order() -> None:
@@ -33,6 +27,15 @@ def test_entity_sets() -> None:
         "UK_NHS",
     } <= PII_ENTITIES
     assert {"AWS_ACCESS_KEY", "PRIVATE_KEY", "JWT", "PASSWORD_IN_TEXT", "CONNECTION_STRING"} <= PATTERN_TYPES
+
+
+def test_every_pii_spec_builds_recognizers_of_its_entity() -> None:
+    for entity, spec in PII_SPECS.items():
+        assert spec.entity == entity and set(spec.regional) <= set(spec.recognizers)
+        recognizers = build_recognizers(frozenset({entity}), ("FR",))
+        assert [type(r).__name__ for r in recognizers] == list(spec.recognizers)
+        assert all(r.supported_entities == [entity] for r in recognizers)
+        assert all(set(spec.context) <= set(r.context) for r in recognizers)
 
 
 def test_full_plan_asks_for_everything() -> None:

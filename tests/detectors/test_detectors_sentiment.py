@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from detectors.catalogue import SENTIMENT_LANGUAGES
 from detectors.language import LanguageDetector
-from detectors.registry import SENTIMENT_LANGUAGES, make_plan
+from detectors.registry import make_plan
 from detectors.sentiment import SentimentDetector, label_for
 
 DATA = Path(__file__).parent / "data"
