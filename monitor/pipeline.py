@@ -19,8 +19,8 @@ from monitor.jurisdiction import resolve_jurisdiction
 from monitor.metrics import Metrics
 from monitor.settings import Settings
 from policies import Plan, PolicySet, RuleHit, load_policy_set
+from policies.engine import detect
 from policies.post import Post
-from policies.runner import detect
 
 
 @dataclass

@@ -111,7 +111,8 @@ def explain(
     sandbox: Sandbox = False,
 ) -> None:
     """Which rules match this post and why: clauses, spans, exceptions, skipped detectors."""
-    from policies.runner import detect, make_post
+    from policies.engine import detect
+    from policies.runner import make_post
 
     if source not in ("internal", "external"):
         err.print(f"--source must be internal or external, not {source!r}", markup=False)

@@ -7,7 +7,7 @@ import pytest
 
 from detectors.base import Finding
 from policies import load_policy_set
-from policies.compiler import Context
+from policies.predicates import Context
 
 
 @pytest.fixture(scope="module")
