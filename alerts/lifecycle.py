@@ -29,6 +29,7 @@ TRANSITIONS: Mapping[AlertStatus, tuple[AlertStatus, ...]] = {
 MAX_COMMENT_CHARS = 10_000
 MAX_TICKET_CHARS = 200
 MAX_NAME_CHARS = 200
+MIN_JUSTIFICATION_CHARS = 10
 
 
 class LifecycleError(ValueError):
@@ -97,3 +98,10 @@ def check_text(field: str, value: str | None, max_chars: int, *, required: bool)
         raise LifecycleError(f"{field} must not be blank")
     if len(value) > max_chars:
         raise LifecycleError(f"{field} is {len(value)} characters long; at most {max_chars} are allowed")
+
+
+def check_justification(justification: str) -> None:
+    """Revealing personal data needs a reason someone can audit later, not a placeholder."""
+    check_text("justification", justification, MAX_COMMENT_CHARS, required=True)
+    if len(justification.strip()) < MIN_JUSTIFICATION_CHARS:
+        raise LifecycleError(f"justification must say why in at least {MIN_JUSTIFICATION_CHARS} characters")

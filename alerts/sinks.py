@@ -3,6 +3,9 @@
 The run loop commits input offsets only after every sink's ``publish`` returned, so a sink must not
 return before its receiver has the alerts (for Kafka: acknowledged by the broker), and must raise
 ``SinkError`` rather than drop them. Publishing is at-least-once: receivers dedupe on ``Alert.id``.
+
+A sink is handed its client (the Kafka producer) and its own :class:`SinkConfig`: building both from
+the application's settings is the caller's job.
 """
 
 from __future__ import annotations
@@ -16,16 +19,47 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
 from alerts.model import Alert
 
 if TYPE_CHECKING:
     import httpx
     from kafka import KafkaProducer
 
-    from monitor.metrics import Metrics
-    from monitor.settings import Settings
-
 log = logging.getLogger(__name__)
+
+
+class SinkConfig(BaseModel):
+    """What the sinks are told: their slice of the application's settings (which hold the defaults),
+    and nothing else."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alerts_topic: str
+    alertmanager_url: str | None = None
+    # Base URL of the console, for links to alerts; None: links use the veille:alert/<id> scheme.
+    public_url: str | None = None
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    # HTTP sinks: tries per batch, and the first retry delay (doubled at each retry).
+    attempts: int = Field(ge=1)
+    backoff_seconds: float = Field(gt=0)
+
+
+class _Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _LabelledCounter(Protocol):
+    def labels(self, *labelvalues: str) -> _Counter: ...
+
+
+class SinkMetrics(Protocol):
+    """What the sinks count (``monitor.metrics.Metrics`` fits): retries per sink name."""
+
+    @property
+    def sink_retries(self) -> _LabelledCounter: ...
 
 
 class SinkError(RuntimeError):
@@ -56,25 +90,20 @@ def alert_json(alert: Alert) -> bytes:
 
 
 class KafkaAlertSink:
-    """Publishes each alert as JSON to ``settings.alerts_topic``, keyed by alert id (compaction-friendly)."""
+    """Publishes each alert as JSON to ``topic``, keyed by alert id (compaction-friendly), through the
+    producer it is handed; closing the sink closes that producer."""
 
     name = "kafka"
 
-    def __init__(self, settings: Settings, producer: KafkaProducer | None = None,
-                 *, timeout_s: float = 30.0) -> None:
-        from monitor.kafka_io import make_producer
-
-        self.topic = settings.alerts_topic
-        self._owns_producer = producer is None
-        self._producer = producer or make_producer(settings, client_id="veille-alerts")
+    def __init__(self, producer: KafkaProducer, topic: str, *, timeout_s: float = 30.0) -> None:
+        self.topic = topic
+        self._producer = producer
         self._timeout_s = timeout_s
 
     def publish(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
         from kafka.errors import KafkaError
-
-        from monitor.kafka_io import await_acks
 
         try:
             futures = [self._producer.send(self.topic, key=alert.id.encode(), value=alert_json(alert))
@@ -84,8 +113,21 @@ class KafkaAlertSink:
             raise SinkError(self.name, f"{type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
-        if self._owns_producer:
-            self._producer.close(timeout=5)
+        self._producer.close(timeout=5)
+
+
+def await_acks(producer: KafkaProducer, futures: Sequence[Any], timeout_s: float) -> None:
+    """``flush`` waits but does not report failures: a send's error only shows on its future."""
+    if not futures:
+        return
+    from kafka.errors import KafkaError
+
+    producer.flush(timeout=timeout_s)
+    for future in futures:
+        if future.failed():
+            raise future.exception
+        if not future.is_done:
+            raise KafkaError(f"send not acknowledged within {timeout_s:.0f} s")
 
 
 class MemorySink:
@@ -136,7 +178,7 @@ class _HttpSink:
         attempts: int = 4,
         backoff_s: float = 0.5,
         timeout_s: float = 10.0,
-        metrics: Metrics | None = None,
+        metrics: SinkMetrics | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         import httpx
@@ -244,19 +286,19 @@ class WebhookSink(_HttpSink):
         })
 
 
-def build_http_sinks(settings: Settings, metrics: Metrics | None = None) -> list[AlertSink]:
-    """The Alertmanager and webhook sinks the settings ask for (none by default)."""
+def build_http_sinks(config: SinkConfig, metrics: SinkMetrics | None = None) -> list[AlertSink]:
+    """The Alertmanager and webhook sinks the config asks for (none by default)."""
     common: dict[str, Any] = {
-        "attempts": settings.sink_attempts, "backoff_s": settings.sink_backoff_seconds, "metrics": metrics,
+        "attempts": config.attempts, "backoff_s": config.backoff_seconds, "metrics": metrics,
     }
     sinks: list[AlertSink] = []
-    if settings.alertmanager_url:
-        sinks.append(AlertmanagerSink(settings.alertmanager_url, public_url=settings.public_url, **common))
-    if settings.webhook_urls:
-        if settings.webhook_secret is None:
+    if config.alertmanager_url:
+        sinks.append(AlertmanagerSink(config.alertmanager_url, public_url=config.public_url, **common))
+    if config.webhook_urls:
+        if config.webhook_secret is None:
             raise ValueError(
                 "VEILLE_WEBHOOK_URLS is set but VEILLE_WEBHOOK_SECRET is not: webhooks are always signed"
             )
-        secret = settings.webhook_secret.get_secret_value().encode()
-        sinks.extend(WebhookSink(url, secret, **common) for url in settings.webhook_urls)
+        secret = config.webhook_secret.get_secret_value().encode()
+        sinks.extend(WebhookSink(url, secret, **common) for url in config.webhook_urls)
     return sinks

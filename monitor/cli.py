@@ -33,7 +33,7 @@ _mount_policies()
 
 
 def _mount_review() -> None:
-    from alerts.cli import audit_app, retention_app, tokens_app
+    from monitor.admin_cli import audit_app, retention_app, tokens_app
 
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_app, name="audit")

@@ -16,6 +16,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from alerts.sinks import await_acks
 from monitor.records import DLQ_REASONS
 from monitor.settings import Settings
 
@@ -166,18 +167,6 @@ class DeadLetterWriter:
         await_acks(self._producer, pending, timeout_s)
 
 
-def await_acks(producer: KafkaProducer, futures: Sequence[Any], timeout_s: float) -> None:
-    """``flush`` waits but does not report failures: a send's error only shows on its future."""
-    if not futures:
-        return
-    producer.flush(timeout=timeout_s)
-    for future in futures:
-        if future.failed():
-            raise future.exception
-        if not future.is_done:
-            raise KafkaError(f"send not acknowledged within {timeout_s:.0f} s")
-
-
 def send_records(
     settings: Settings,
     records: Iterable[tuple[str, bytes | None, bytes | None]],
@@ -219,7 +208,6 @@ def headers_dict(headers: Iterable[tuple[str, bytes]] | None) -> Mapping[str, st
 __all__ = [
     "DeadLetterWriter",
     "KafkaError",
-    "await_acks",
     "broker_reachable",
     "committed_offsets",
     "create_topics",

@@ -420,13 +420,6 @@ def _batch_ref(batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> str:
     )
 
 
-def build_sinks(settings: Settings, metrics: Metrics | None = None) -> list[AlertSink]:
-    """The alerts topic always; Alertmanager and signed webhooks when the settings name them."""
-    from alerts.sinks import KafkaAlertSink, build_http_sinks
-
-    return [KafkaAlertSink(settings), *build_http_sinks(settings, metrics)]
-
-
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM and SIGINT ask the loop to finish its batch, commit and close (main thread only)."""
 
@@ -469,7 +462,9 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
     from monitor.reputation import build_aggregator
 
     reputation = build_aggregator(settings, pipeline, ReputationStore(store.engine), metrics)
-    sinks = build_sinks(settings, metrics)
+    from monitor.sinks import build_sinks
+
+    sinks = build_sinks(settings, make_producer(settings, client_id="veille-alerts"), metrics)
     try:
         Worker(settings, pipeline, store, sinks, metrics, reloader=reloader, reputation=reputation).run(stop)
     finally:

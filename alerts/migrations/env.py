@@ -1,6 +1,6 @@
 """Alembic environment for the alert store.
 
-Normally driven by ``SqlAlertStore.open``, which hands over a connection already inside a locked
+Normally driven by ``alerts.sql.engine.open_engine``, which hands over a connection already inside a locked
 transaction (``config.attributes["connection"]``). From the command line, for writing a new revision:
 ``alembic -c alerts/migrations/alembic.ini -x url=sqlite:///.veille/veille.db revision --autogenerate -m ...``
 (or set ``VEILLE_DATABASE_URL``).
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from alerts.store import metadata
+from alerts.sql.schema import metadata
 
 config = context.config
 

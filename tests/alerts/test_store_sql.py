@@ -19,7 +19,9 @@ from alembic.script import ScriptDirectory
 
 from alerts.model import Alert, AlertStatus, Severity
 from alerts.query import AlertQuery, InvalidCursor, encode_cursor
-from alerts.store import MIGRATIONS_DIR, MigrationError, SqlAlertStore, StoreError, StoreUnavailable, metadata
+from alerts.sql.engine import MIGRATIONS_DIR, MigrationError, StoreError, StoreUnavailable
+from alerts.sql.schema import metadata
+from alerts.store import SqlAlertStore
 
 BASE_TIME = datetime(2024, 11, 5, 8, 30, tzinfo=UTC)
 AlertFactory = Callable[..., Alert]
@@ -378,9 +380,7 @@ def test_open_twice_runs_migrations_once_and_keeps_data(store_url: str, make_ale
 
 
 def test_migrated_schema_matches_the_table_the_store_uses(store: SqlAlertStore, store_url: str) -> None:
-    # Catches a column or index added to alerts/store.py without a migration (or the reverse).
-    import alerts.reputation_store  # noqa: F401  (its tables join the shared metadata)
-
+    # Catches a column or index added to alerts/sql/schema.py without a migration (or the reverse).
     engine = sa.create_engine(store_url)
     try:
         with engine.connect() as connection:

@@ -90,7 +90,8 @@ def _alert(index: int) -> Alert:
 
 
 def test_kafka_sink_publishes_alerts_without_raw_spans(kafka_settings: Settings, kit: Any) -> None:
-    sink = KafkaAlertSink(kafka_settings)
+    producer = make_producer(kafka_settings, client_id="veille-alerts")
+    sink = KafkaAlertSink(producer, kafka_settings.alerts_topic)
     assert isinstance(sink, AlertSink) and isinstance(MemorySink(), AlertSink)
     try:
         sink.publish([_alert(1), _alert(2)])
@@ -112,7 +113,7 @@ def test_kafka_sink_raises_sink_error_when_the_broker_refuses(kafka_settings: Se
                    alerts_topic=kafka_settings.alerts_topic)
     # A producer whose record limit is below one alert: the send fails locally, the sink must say so.
     producer = make_producer(big, max_request_size=200)
-    sink = KafkaAlertSink(big, producer, timeout_s=5)
+    sink = KafkaAlertSink(producer, big.alerts_topic, timeout_s=5)
     try:
         with pytest.raises(SinkError, match="sink kafka: MessageSizeTooLargeError"):
             sink.publish([_alert(3)])

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from alerts.reputation_store import ReputationConflict, ReputationStore
+from alerts.reputation_store import ReputationStore
+from alerts.sql.reputation import ReputationConflict
 from detectors.base import Finding
 from monitor.brands import BrandConfig, BrandMatcher
 from monitor.metrics import Metrics

@@ -12,7 +12,8 @@ from alerts.model import Alert, AlertStatus, Severity, Verdict, alert_id
 from alerts.query import AlertQuery
 from alerts.retention import ANONYMISED, RetentionPolicy
 from alerts.silences import Matchers, SilenceRequest
-from alerts.store import SqlAlertStore, comments_table, occurrences_table
+from alerts.sql.schema import comments_table, occurrences_table
+from alerts.store import SqlAlertStore
 from monitor.cli import app as veille
 
 T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

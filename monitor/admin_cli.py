@@ -17,6 +17,7 @@ from alerts.audit import CLI_ACTOR, ChainBroken
 from alerts.retention import RetentionError, RetentionPolicy
 from alerts.store import SqlAlertStore, StoreError
 from alerts.tokens import Role, TokenError
+from monitor.settings import Settings
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
@@ -26,8 +27,6 @@ retention_app = typer.Typer(
 
 
 def _open() -> SqlAlertStore:
-    from monitor.settings import Settings
-
     try:
         return SqlAlertStore.open(Settings().resolved_database_url)
     except StoreError as exc:
@@ -127,8 +126,6 @@ def apply_retention(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Apply VEILLE_RETENTION_DAYS / VEILLE_RETENTION_MODE now and say what was done (audited)."""
-    from monitor.settings import Settings
-
     settings = Settings()
     try:
         policy = RetentionPolicy.from_settings(settings.retention_days, settings.retention_mode)

@@ -1,0 +1,272 @@
+"""Alerts and their occurrences: idempotent insertion (with grouping and silences), reads, counts.
+
+Writes are idempotent on ``Alert.id``: a replayed Kafka record never duplicates an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts.lifecycle import AlertNotFound
+from alerts.model import Alert, AlertStatus, Severity
+from alerts.query import AlertQuery, Page, decode_cursor, encode_cursor
+from alerts.sql.engine import insert
+from alerts.sql.schema import alerts_table, occurrences_table
+from alerts.sql.silences import active_silences
+
+_SCALARS = (
+    "id",
+    "rule_id",
+    "rule_title",
+    "severity",
+    "status",
+    "jurisdiction",
+    "source",
+    "channel",
+    "post_id",
+    "author_id",
+    "author_role",
+    "lang",
+    "post_created_at",
+    "created_at",
+    "policy_version",
+    "remediation",
+    "assignee",
+    "verdict",
+    "ticket",
+    "updated_at",
+    "acknowledged_at",
+    "closed_at",
+    "anonymised_at",
+    "last_seen_at",
+    "occurrences",
+    "silenced",
+)
+_JSON_FIELDS = ("evidence", "explanation", "references", "origin")
+
+
+def _to_row(alert: Alert) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(alert, name) for name in _SCALARS}
+    row["severity"] = alert.severity.value
+    row["status"] = alert.status.value
+    row.update(alert.model_dump(mode="json", include=set(_JSON_FIELDS)))
+    return row
+
+
+def from_row(row: sa.Row[Any]) -> Alert:
+    return Alert.model_validate(row._asdict())
+
+
+def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``q`` other than its cursor and limit."""
+    c = alerts_table.c
+    where: list[sa.ColumnElement[bool]] = []
+    if q.status:
+        where.append(c.status.in_([s.value for s in q.status]))
+    if q.severity:
+        where.append(c.severity.in_([s.value for s in q.severity]))
+    if q.jurisdiction:
+        where.append(c.jurisdiction.in_(q.jurisdiction))
+    if q.rule_id:
+        where.append(c.rule_id.in_(q.rule_id))
+    if q.rule_id_contains:
+        where.append(sa.or_(*(c.rule_id.contains(part, autoescape=True) for part in q.rule_id_contains)))
+    if q.source:
+        where.append(c.source.in_(q.source))
+    if q.since is not None:
+        where.append(c.created_at >= q.since)
+    if q.until is not None:
+        where.append(c.created_at < q.until)
+    return where
+
+
+def require(connection: Connection, alert_id: str) -> None:
+    """Raise :class:`AlertNotFound` unless ``alert_id`` is stored."""
+    exists = sa.select(alerts_table.c.id).where(alerts_table.c.id == alert_id)
+    if connection.execute(exists).first() is None:
+        raise AlertNotFound(alert_id)
+
+
+def add_many(
+    connection: Connection, alerts: Sequence[Alert], now: datetime, group_window: timedelta | None
+) -> list[str]:
+    """See :meth:`alerts.store.SqlAlertStore.add_many`; ``group_window`` None: grouping off."""
+    # Keep the first of duplicate ids in one batch, and the caller's order in the answer.
+    by_id: dict[str, Alert] = {}
+    for alert in alerts:
+        by_id.setdefault(alert.id, alert)
+    o = occurrences_table.c
+    # A hit grouped into another alert has no alerts row of its own: its occurrence row is what
+    # makes the replay of that hit a no-op.
+    seen = set(connection.scalars(sa.select(o.id).where(o.id.in_(list(by_id)))))
+    fresh = [a for i, a in by_id.items() if i not in seen]
+    silences = active_silences(connection, now)
+    if silences:
+        fresh = [
+            a.model_copy(update={"silenced": True}) if any(s.matches(a, now) for s in silences) else a
+            for a in fresh
+        ]
+    if group_window is None:
+        inserted = _insert_alerts(connection, fresh, now)
+    else:
+        inserted = _insert_grouped(connection, fresh, now, group_window)
+    return [alert_id for alert_id in by_id if alert_id in inserted]
+
+
+def _insert_alerts(connection: Connection, alerts: Sequence[Alert], now: datetime) -> set[str]:
+    if not alerts:
+        return set()
+    rows = [_to_row(a) for a in alerts]
+    statement = (
+        insert(connection, alerts_table)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(alerts_table.c.id)
+    )
+    inserted = set(connection.scalars(statement, rows))
+    occurrences = [_occurrence(a, a.id, now) for a in alerts if a.id in inserted]
+    if occurrences:
+        connection.execute(
+            insert(connection, occurrences_table).on_conflict_do_nothing(index_elements=["id"]),
+            occurrences,
+        )
+    return inserted
+
+
+def _insert_grouped(
+    connection: Connection, alerts: Sequence[Alert], now: datetime, window: timedelta
+) -> set[str]:
+    """Each hit joins the newest open-or-in-review alert of its rule and author whose hits span its
+    post time within ``window``, or starts a new alert.
+
+    Post times, not arrival times, decide: a replay groups exactly as the first run did. Posts of
+    one author share a Kafka partition (keyed by author), so one worker groups them.
+    """
+    c = alerts_table.c
+    inserted: set[str] = set()
+    # Process in post time order so that a batch groups the same whatever its internal order.
+    for alert in sorted(alerts, key=lambda a: (a.post_created_at, a.id)):
+        at = alert.post_created_at
+        target = connection.execute(
+            sa.select(c.id, c.post_created_at, c.last_seen_at)
+            .where(
+                c.rule_id == alert.rule_id,
+                c.author_id == alert.author_id,
+                c.status != AlertStatus.CLOSED.value,
+                c.id != alert.id,
+                sa.func.coalesce(c.last_seen_at, c.post_created_at) >= at - window,
+                c.post_created_at <= at + window,
+            )
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(1)
+        ).first()
+        if target is None:
+            inserted |= _insert_alerts(connection, [alert], now)
+            continue
+        added = connection.execute(
+            insert(connection, occurrences_table)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(occurrences_table.c.id),
+            [_occurrence(alert, target.id, now)],
+        ).first()
+        if added is None:
+            continue
+        # last_seen_at stays None while the alert has only its own hit (the stored alert then
+        # equals the one given to add_many).
+        last_seen = max(target.last_seen_at or target.post_created_at, at)
+        connection.execute(
+            sa.update(alerts_table)
+            .where(c.id == target.id)
+            .values(occurrences=c.occurrences + 1, last_seen_at=last_seen)
+        )
+        inserted.add(alert.id)
+    return inserted
+
+
+def _occurrence(alert: Alert, group_id: str, now: datetime) -> dict[str, Any]:
+    return {
+        "id": alert.id, "alert_id": group_id, "post_id": alert.post_id,
+        "post_created_at": alert.post_created_at, "created_at": now,
+    }
+
+
+def publishable(connection: Connection, alert_ids: Sequence[str]) -> set[str]:
+    c = alerts_table.c
+    query = sa.select(c.id).where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
+    return set(connection.scalars(query))
+
+
+def occurrences(connection: Connection, alert_id: str) -> list[dict[str, Any]]:
+    require(connection, alert_id)
+    o = occurrences_table.c
+    statement = (
+        sa.select(o.id, o.post_id, o.post_created_at, o.created_at)
+        .where(o.alert_id == alert_id)
+        .order_by(o.post_created_at, o.id)
+    )
+    return [row._asdict() for row in connection.execute(statement)]
+
+
+def get(connection: Connection, alert_id: str) -> Alert | None:
+    row = connection.execute(sa.select(alerts_table).where(alerts_table.c.id == alert_id)).first()
+    return from_row(row) if row is not None else None
+
+
+def query(connection: Connection, q: AlertQuery) -> Page[Alert]:
+    c = alerts_table.c
+    where = filters(q)
+    if q.cursor is not None:
+        after_created_at, after_id = decode_cursor(q.cursor)
+        where.append(
+            sa.or_(
+                c.created_at < after_created_at,
+                sa.and_(c.created_at == after_created_at, c.id < after_id),
+            )
+        )
+    statement = (
+        sa.select(alerts_table)
+        .where(*where)
+        .order_by(c.created_at.desc(), c.id.desc())
+        .limit(q.limit + 1)
+    )
+    rows = connection.execute(statement).all()
+    data = [from_row(row) for row in rows[: q.limit]]
+    next_cursor = None
+    if len(rows) > q.limit:
+        last = data[-1]
+        next_cursor = encode_cursor(last.created_at, last.id)
+    return Page[Alert](data=data, next_cursor=next_cursor)
+
+
+def changed_since(connection: Connection, since: datetime, limit: int) -> list[Alert]:
+    c = alerts_table.c
+    changed = sa.func.coalesce(c.updated_at, c.created_at)
+    statement = (
+        sa.select(alerts_table)
+        .where(sa.or_(c.created_at >= since, c.updated_at >= since))
+        .order_by(changed, c.id)
+        .limit(limit)
+    )
+    return [from_row(row) for row in connection.execute(statement)]
+
+
+def count(connection: Connection, q: AlertQuery) -> int:
+    statement = sa.select(sa.func.count()).select_from(alerts_table).where(*filters(q))
+    return int(connection.execute(statement).scalar_one())
+
+
+def count_open_by_severity(connection: Connection) -> dict[str, int]:
+    c = alerts_table.c
+    statement = (
+        sa.select(c.severity, sa.func.count())
+        .where(c.status == AlertStatus.OPEN.value)
+        .group_by(c.severity)
+    )
+    counts = {severity.value: 0 for severity in Severity}
+    for severity, n in connection.execute(statement):
+        counts[severity] = int(n)
+    return counts

@@ -1,0 +1,71 @@
+"""Applying a retention policy (rules in :mod:`alerts.retention`) to closed alerts, one audit entry
+per alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts.audit import Actor
+from alerts.model import AlertStatus
+from alerts.retention import ANONYMISED, RetentionPolicy, RetentionReport, anonymised_values
+from alerts.sql import audit
+from alerts.sql.schema import alerts_table, comments_table, occurrences_table
+
+
+def due(policy: RetentionPolicy, now: datetime) -> sa.ColumnElement[bool] | None:
+    """The closed alerts past their jurisdiction's age, or None when the policy keeps everything."""
+    c = alerts_table.c
+    named, default = policy.cutoffs(now)
+    closed_at = sa.func.coalesce(c.closed_at, c.updated_at, c.created_at)
+    past = [sa.and_(c.jurisdiction == j, closed_at < cutoff) for j, cutoff in named.items()]
+    if default is not None:
+        past.append(sa.and_(c.jurisdiction.not_in(list(named)), closed_at < default))
+    if not past:
+        return None
+    where = [c.status == AlertStatus.CLOSED.value, sa.or_(*past)]
+    if policy.mode == "anonymise":
+        # An alert already anonymised is not counted again.
+        where.append(c.anonymised_at.is_(None))
+    return sa.and_(*where)
+
+
+def apply(
+    connection: Connection,
+    due: sa.ColumnElement[bool],
+    policy: RetentionPolicy,
+    by: Actor,
+    now: datetime,
+    dry_run: bool,
+) -> RetentionReport:
+    c = alerts_table.c
+    report = RetentionReport(mode=policy.mode, dry_run=dry_run)
+    rows = connection.execute(sa.select(c.id, c.jurisdiction, c.evidence).where(due)).all()
+    for row in rows:
+        report.by_jurisdiction[row.jurisdiction] = report.by_jurisdiction.get(row.jurisdiction, 0) + 1
+        if dry_run:
+            continue
+        target = c.id == row.id
+        if policy.mode == "delete":
+            # Explicit, not only ON DELETE CASCADE: SQLite enforces it only with the pragma.
+            connection.execute(sa.delete(comments_table).where(comments_table.c.alert_id == row.id))
+            connection.execute(sa.delete(occurrences_table).where(occurrences_table.c.alert_id == row.id))
+            connection.execute(sa.delete(alerts_table).where(target))
+        else:
+            values = anonymised_values(list(row.evidence))
+            connection.execute(sa.update(alerts_table).where(target).values(anonymised_at=now, **values))
+            connection.execute(
+                sa.update(occurrences_table)
+                .where(occurrences_table.c.alert_id == row.id)
+                .values(post_id=ANONYMISED)
+            )
+            connection.execute(
+                sa.update(comments_table).where(comments_table.c.alert_id == row.id).values(body=ANONYMISED)
+            )
+        audit.append(
+            connection, by, f"retention.{policy.mode}", f"alert:{row.id}", None,
+            {"jurisdiction": row.jurisdiction}, now,
+        )
+    return report

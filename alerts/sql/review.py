@@ -1,0 +1,180 @@
+"""Review changes (rules in :mod:`alerts.lifecycle`): transitions, assignment, comments, bulk
+actions, revealing personal data and recording views, each audited in the caller's transaction.
+
+The caller takes :func:`alerts.sql.audit.lock` first in that transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from alerts.audit import Actor
+from alerts.lifecycle import AlertNotFound, LifecycleError, check_transition
+from alerts.model import Alert, AlertStatus, Verdict
+from alerts.query import AlertQuery
+from alerts.sql import audit
+from alerts.sql.alerts import filters, from_row, require
+from alerts.sql.engine import is_sqlite
+from alerts.sql.schema import alerts_table, comments_table
+
+# A bulk action touches at most this many alerts: beyond, the caller narrows the filter.
+MAX_BULK = 1000
+
+
+def transition(
+    connection: Connection,
+    alert_id: str,
+    to: AlertStatus,
+    by: Actor,
+    reason: str | None,
+    *,
+    verdict: Verdict | None,
+    ticket: str | None,
+    comment: str | None,
+) -> Alert:
+    """Apply one transition and its optional ``comment``; only the transition can be refused."""
+    alert = _get_for_update(connection, alert_id)
+    check_transition(alert_id, alert.status, to, verdict=verdict, reason=reason, ticket=ticket)
+    now = datetime.now(UTC)
+    # Reopening clears the conclusion: precision counts only alerts that are closed now.
+    values: dict[str, Any] = {
+        "status": to.value,
+        "verdict": verdict.value if verdict is not None else None,
+        "ticket": ticket,
+        "updated_at": now,
+        # Time to acknowledge counts from creation to the first move out of open, whatever it is.
+        "acknowledged_at": alert.acknowledged_at or now,
+        "closed_at": now if to is AlertStatus.CLOSED else None,
+    }
+    connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(**values))
+    before = {"status": alert.status.value, "verdict": alert.verdict, "ticket": alert.ticket}
+    after = {"status": to.value, "verdict": values["verdict"], "ticket": ticket, "reason": reason}
+    audit.append(connection, by, "alert.transition", f"alert:{alert_id}", before, after, now)
+    if comment is not None:
+        _add_comment(connection, alert_id, comment, by)
+    return alert.model_copy(update={**values, "status": to, "verdict": verdict})
+
+
+def assign(connection: Connection, alert_id: str, assignee: str | None, by: Actor) -> Alert:
+    alert = _get_for_update(connection, alert_id)
+    now = datetime.now(UTC)
+    connection.execute(
+        sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(assignee=assignee, updated_at=now)
+    )
+    audit.append(
+        connection, by, "alert.assign", f"alert:{alert_id}", {"assignee": alert.assignee},
+        {"assignee": assignee}, now,
+    )
+    return alert.model_copy(update={"assignee": assignee, "updated_at": now})
+
+
+def comment(connection: Connection, alert_id: str, body: str, by: Actor) -> dict[str, Any]:
+    _get_for_update(connection, alert_id)
+    return _add_comment(connection, alert_id, body, by)
+
+
+def _add_comment(connection: Connection, alert_id: str, body: str, by: Actor) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    comment_id = connection.execute(
+        sa.insert(comments_table)
+        .values(alert_id=alert_id, author=by.name, body=body, created_at=now)
+        .returning(comments_table.c.id)
+    ).scalar_one()
+    # The audit keeps who commented when, not the text: it may quote personal data.
+    audit.append(
+        connection, by, "alert.comment", f"alert:{alert_id}", None,
+        {"comment_id": comment_id, "chars": len(body)}, now,
+    )
+    return {"id": comment_id, "alert_id": alert_id, "author": by.name, "body": body, "created_at": now}
+
+
+def comments(connection: Connection, alert_id: str) -> list[dict[str, Any]]:
+    require(connection, alert_id)
+    c = comments_table.c
+    statement = sa.select(c.id, c.alert_id, c.author, c.body, c.created_at).where(c.alert_id == alert_id)
+    return [row._asdict() for row in connection.execute(statement.order_by(c.id))]
+
+
+def bulk_transition(
+    connection: Connection,
+    q: AlertQuery,
+    to: AlertStatus,
+    by: Actor,
+    reason: str | None,
+    *,
+    verdict: Verdict | None,
+    ticket: str | None,
+    comment: str | None,
+) -> tuple[list[str], dict[str, str]]:
+    """``(changed ids, {skipped id: why})``: an alert the rules refuse is skipped, not fatal."""
+    changed: list[str] = []
+    skipped: dict[str, str] = {}
+    for alert_id in _bulk_ids(connection, q):
+        try:
+            transition(connection, alert_id, to, by, reason, verdict=verdict, ticket=ticket, comment=comment)
+        except LifecycleError as exc:
+            skipped[alert_id] = str(exc)
+            continue
+        changed.append(alert_id)
+    return changed, skipped
+
+
+def bulk_assign(connection: Connection, q: AlertQuery, assignee: str | None, by: Actor) -> list[str]:
+    ids = _bulk_ids(connection, q)
+    for alert_id in ids:
+        assign(connection, alert_id, assignee, by)
+    return ids
+
+
+def _bulk_ids(connection: Connection, q: AlertQuery) -> list[str]:
+    c = alerts_table.c
+    ids = list(
+        connection.scalars(
+            sa.select(c.id).where(*filters(q)).order_by(c.created_at, c.id).limit(MAX_BULK + 1)
+        )
+    )
+    if len(ids) > MAX_BULK:
+        raise LifecycleError(
+            f"the filter matches more than {MAX_BULK} alerts; narrow it (status, rule, since...)"
+        )
+    return ids
+
+
+def _get_for_update(connection: Connection, alert_id: str) -> Alert:
+    statement = sa.select(alerts_table).where(alerts_table.c.id == alert_id)
+    if not is_sqlite(connection):
+        statement = statement.with_for_update()
+    row = connection.execute(statement).first()
+    if row is None:
+        raise AlertNotFound(alert_id)
+    return from_row(row)
+
+
+def reveal(
+    connection: Connection, alert_id: str, justification: str, by: Actor, index: int | None
+) -> list[dict[str, Any]]:
+    alert = _get_for_update(connection, alert_id)
+    personal = [(i, e) for i, e in enumerate(alert.evidence) if e.personal and e.span is not None]
+    if index is not None:
+        if not 0 <= index < len(alert.evidence):
+            count = len(alert.evidence)
+            raise LifecycleError(
+                f"index {index} is out of range: alert {alert_id!r} has {count} evidence items"
+            )
+        personal = [(i, e) for i, e in personal if i == index]
+    revealed = [{"index": i, "detector": e.detector, "type": e.type, "text": e.span} for i, e in personal]
+    # The audit records which spans were shown and why, never the spans themselves.
+    audit.append(
+        connection, by, "alert.reveal", f"alert:{alert_id}", None,
+        {"justification": justification, "evidence": [r["index"] for r in revealed]},
+        datetime.now(UTC),
+    )
+    return revealed
+
+
+def record_view(connection: Connection, alert_id: str, by: Actor) -> None:
+    audit.append(connection, by, "alert.view", f"alert:{alert_id}", None, None, datetime.now(UTC))

@@ -1,0 +1,175 @@
+"""Every table of the Veille database, alerts and reputation alike, in one ``metadata``.
+
+Mirror of ``alerts/migrations/versions``: a schema change needs a new revision there as well
+(``tests/alerts/test_store_sql.py`` compares the two).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An instant: stored in UTC, always returned timezone-aware in UTC.
+
+    SQLite has no time zones: values are stored as naive UTC text in a fixed-width format, so text
+    order is time order and keyset comparisons stay correct. Naive input is taken as UTC, as
+    ``policies.post.Post`` does.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+metadata = sa.MetaData()
+
+alerts_table = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("rule_id", sa.String(200), nullable=False),
+    sa.Column("rule_title", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("jurisdiction", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(200), nullable=False),
+    sa.Column("post_id", sa.String(200), nullable=False),
+    sa.Column("author_id", sa.String(200), nullable=False),
+    sa.Column("author_role", sa.String(64), nullable=False),
+    sa.Column("lang", sa.String(16), nullable=True),
+    sa.Column("post_created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("policy_version", sa.String(64), nullable=False),
+    sa.Column("evidence", _JSON, nullable=False),
+    sa.Column("explanation", _JSON, nullable=False),
+    sa.Column("remediation", sa.Text, nullable=True),
+    sa.Column("references", _JSON, nullable=False),
+    sa.Column("origin", _JSON, nullable=False),
+    sa.Column("assignee", sa.String(200), nullable=True),
+    sa.Column("verdict", sa.String(32), nullable=True),
+    sa.Column("ticket", sa.String(200), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=True),
+    sa.Column("acknowledged_at", UtcDateTime(), nullable=True),
+    sa.Column("closed_at", UtcDateTime(), nullable=True),
+    sa.Column("anonymised_at", UtcDateTime(), nullable=True),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=True),
+    sa.Column("occurrences", sa.Integer, nullable=False, server_default=sa.text("1")),
+    sa.Column("silenced", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Newest-first listing and its keyset cursor; the status one also serves "open, newest first".
+    sa.Index("ix_alerts_created_at_id", "created_at", "id"),
+    sa.Index("ix_alerts_status_created_at_id", "status", "created_at", "id"),
+    sa.Index("ix_alerts_severity", "severity"),
+    sa.Index("ix_alerts_jurisdiction", "jurisdiction"),
+    sa.Index("ix_alerts_rule_id", "rule_id"),
+    sa.Index("ix_alerts_source", "source"),
+    sa.Index("ix_alerts_assignee", "assignee"),
+    # Grouping looks up the newest alert of one rule by one author.
+    sa.Index("ix_alerts_group", "rule_id", "author_id", "created_at"),
+)
+
+# One row per rule hit (its id is the hit's alert_id(post, rule)): keeps replays idempotent when
+# several hits are grouped into one alert, and lists the posts of a grouped alert.
+occurrences_table = sa.Table(
+    "alert_occurrences",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("post_id", sa.String(200), nullable=False),
+    sa.Column("post_created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_alert_occurrences_alert_id", "alert_id", "post_created_at"),
+)
+
+comments_table = sa.Table(
+    "alert_comments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_alert_comments_alert_id", "alert_id", "id"),
+)
+
+audit_table = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False),
+    sa.Column("before", _JSON, nullable=True),
+    sa.Column("after", _JSON, nullable=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_target", "target", "seq"),
+)
+
+tokens_table = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("revoked_at", UtcDateTime(), nullable=True),
+)
+
+silences_table = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("matchers", _JSON, nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_silences_expires_at", "expires_at"),
+)
+
+# E-reputation (revision 0003): the aggregator's state and the per-window numbers.
+reputation_state_table = sa.Table(
+    "reputation_state",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+reputation_windows_table = sa.Table(
+    "reputation_windows",
+    metadata,
+    sa.Column("brand", sa.String(64), primary_key=True),
+    sa.Column("jurisdiction", sa.String(16), primary_key=True),
+    sa.Column("source", sa.String(16), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True),  # epoch seconds, UTC
+    sa.Column("volume", sa.Integer, nullable=False),
+    sa.Column("scored", sa.Integer, nullable=False),
+    sa.Column("negatives", sa.Integer, nullable=False),
+    sa.Column("compound_sum", sa.Float, nullable=False),
+    # JSON {word: negative posts using it}, at most MAX_TERMS_PER_WINDOW words: no text, no names.
+    sa.Column("negative_terms", sa.Text, nullable=False),
+    sa.Index("ix_reputation_windows_brand_start", "brand", "window_start"),
+)
