@@ -29,6 +29,7 @@ from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from monitor.kafka_io import create_topics, kafka_api_versions
 from monitor.process import die_with_parent
@@ -98,6 +99,7 @@ class EmbeddedBroker:
         self._log_path = log_path
         self._start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: BinaryIO | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -133,13 +135,11 @@ class EmbeddedBroker:
         command = self._command()
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
-            output: int | object = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
-        else:
-            output = subprocess.DEVNULL
-        self._log_file = output if self._log_path is not None else None
+            self._log_file = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
+        output = self._log_file if self._log_file is not None else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,  # type: ignore[arg-type]
+                command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
                 preexec_fn=die_with_parent, start_new_session=True,
             )
         except OSError as exc:
@@ -174,9 +174,8 @@ class EmbeddedBroker:
                     except subprocess.TimeoutExpired:
                         process.kill()
                         process.wait(timeout=timeout_s)
-        log_file = getattr(self, "_log_file", None)
-        if log_file is not None:
-            log_file.close()
+        if self._log_file is not None:
+            self._log_file.close()
             self._log_file = None
         if self._owned_tmp is not None:
             shutil.rmtree(self._owned_tmp, ignore_errors=True)
