@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +41,20 @@ def alert_id(post_id: str, rule_id: str) -> str:
     return digest[:32]
 
 
-class Evidence(BaseModel):
+class EvidenceBase(BaseModel):
+    """The fields of an evidence item that may be shown: every one but the raw ``span``."""
+
+    detector: str
+    type: str = Field(description="entity or finding kind, e.g. EMAIL_ADDRESS, FR_NIR, negative")
+    start: int = Field(description="offset of the span in the post text")
+    end: int
+    score: float
+    recognizer: str = ""
+    snippet: str = Field(description="the span with some context, personal data masked by type")
+    personal: bool = Field(default=False, description="the span is personal data (masked in the snippet)")
+
+
+class Evidence(EvidenceBase):
     """One span that made the rule match.
 
     ``snippet`` is the span with a little context, every personal-data span in it masked by type
@@ -51,19 +64,15 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    detector: str
-    type: str
-    start: int
-    end: int
-    score: float
-    recognizer: str = ""
-    snippet: str
     span: str | None = None
-    personal: bool = Field(default=False, description="the span is personal data (masked in the snippet)")
 
 
-class Alert(BaseModel):
-    model_config = ConfigDict(frozen=True)
+EvidenceT = TypeVar("EvidenceT", bound=EvidenceBase)
+
+
+class AlertBase(BaseModel, Generic[EvidenceT]):
+    """The fields of an alert, declared once for the stored ``Alert`` and the API's public shape,
+    which differ only in what their evidence items hold."""
 
     id: str
     rule_id: str
@@ -80,7 +89,7 @@ class Alert(BaseModel):
     post_created_at: datetime
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     policy_version: str
-    evidence: list[Evidence] = Field(default_factory=list)
+    evidence: list[EvidenceT] = Field(default_factory=list)
     explanation: list[str] = Field(default_factory=list, description="the rule clauses that matched")
     remediation: str | None = None
     references: list[str] = Field(default_factory=list)
@@ -88,14 +97,18 @@ class Alert(BaseModel):
         default_factory=dict, description="where the post came from: topic, partition, offset, url"
     )
     # Review state (alerts.lifecycle): who works the alert and how it was concluded.
-    assignee: str | None = None
-    verdict: Verdict | None = None
-    ticket: str | None = None
-    updated_at: datetime | None = None
-    acknowledged_at: datetime | None = Field(default=None, description="first left the open status")
-    closed_at: datetime | None = Field(default=None, description="last closed; cleared on reopen")
+    assignee: str | None = Field(default=None, description="the reviewer working the alert")
+    verdict: Verdict | None = Field(default=None, description="set when closed")
+    ticket: str | None = Field(default=None, description="external ticket reference, set when closed")
+    updated_at: datetime | None = Field(default=None, description="last review change")
+    acknowledged_at: datetime | None = Field(default=None, description="first moved out of open")
+    closed_at: datetime | None = Field(default=None, description="last closed; null when open again")
     anonymised_at: datetime | None = Field(default=None, description="personal data removed by retention")
     # Grouping (alerts.store): repeated hits of one rule by one author within the window.
-    occurrences: int = Field(default=1, ge=1, description="hits grouped into this alert")
+    occurrences: int = Field(default=1, ge=1, description="hits of this rule by this author grouped here")
     last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
     silenced: bool = Field(default=False, description="matched an active silence when stored")
+
+
+class Alert(AlertBase[Evidence]):
+    model_config = ConfigDict(frozen=True)

@@ -9,8 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from alerts.reputation_store import ReputationStore
+from alerts.store import SqlAlertStore
 from api.auth import Pseudonymizer, install_bootstrap_token
-from api.deps import AlertReader
+from api.collectors import store_registry
 from api.errors import install_error_handlers
 from api.routes import (
     alerts,
@@ -35,7 +37,7 @@ API_V1_PREFIX = "/api/v1"
 
 def create_app(
     settings: Settings,
-    store: AlertReader,
+    store: SqlAlertStore,
     *,
     readiness_checks: Mapping[str, Callable[[], None]] | None = None,
 ) -> FastAPI:
@@ -54,7 +56,7 @@ def create_app(
         # The standard veille_* families exist from the first scrape, even before any worker ran.
         default_metrics()
         if settings.bootstrap_admin_token is not None:
-            install_bootstrap_token(store, settings.bootstrap_admin_token.get_secret_value())  # type: ignore[arg-type]
+            install_bootstrap_token(store, settings.bootstrap_admin_token.get_secret_value())
         log.info("API ready on %s:%s", settings.api_host, settings.api_port)
         yield
         log.info("API stopping")
@@ -68,8 +70,9 @@ def create_app(
     app.state.settings = settings
     app.state.store = store
     app.state.readiness_checks = checks
-    app.state.metrics_registry = metrics.store_registry(store)
-    app.state.metrics_registry.register(analytics.PrecisionCollector(store))  # type: ignore[arg-type]
+    # The reputation tables live in the alert store's database: its engine, never a second one.
+    app.state.reputation_store = ReputationStore(store.engine)
+    app.state.metrics_registry = store_registry(store)
     key = settings.pseudonym_key
     app.state.pseudonymizer = Pseudonymizer(key.get_secret_value().encode() if key is not None else None)
 

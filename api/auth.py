@@ -1,7 +1,8 @@
 """Bearer-token authentication and the roles every route declares.
 
-Each route states who may call it with a :class:`RoleGuard` dependency: ``Depends(allow(...))`` for
-roles, ``Depends(PUBLIC)`` for routes anyone may call. A route without a guard is a bug, and
+Each route states who may call it with a :class:`RoleGuard` dependency: one of the guards defined here
+(``READERS``, ``REVIEWERS``, ...), taken through its alias in :mod:`api.deps` (``ReaderDep``, ...), or
+``Depends(PUBLIC)`` for routes anyone may call. A route without a guard is a bug, and
 ``tests/review/test_review_auth.py`` walks ``app.routes`` to catch one.
 
 Open on purpose: ``/healthz`` and ``/readyz`` (orchestrators), ``/metrics`` (Prometheus scrapes
@@ -21,7 +22,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.dependencies.models import Dependant
@@ -51,11 +52,11 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers=_CHALLENGE)
 
 
-def get_sql_store(request: Request) -> SqlAlertStore:
-    return cast(SqlAlertStore, request.app.state.store)
-
-
-SqlStoreDep = Annotated[SqlAlertStore, Depends(get_sql_store)]
+def get_store(request: Request) -> SqlAlertStore:
+    """The alert store :func:`api.app.create_app` put on ``app.state``: tokens are checked against it,
+    and routes take it as ``api.deps.StoreDep``."""
+    store: SqlAlertStore = request.app.state.store
+    return store
 
 
 class RoleGuard:
@@ -82,7 +83,7 @@ class RoleGuard:
                 "missing bearer token: send 'Authorization: Bearer <token>' "
                 "(an admin creates one with `veille tokens create --role ... --name ...`)"
             )
-        store = get_sql_store(request)
+        store = get_store(request)
         token = store.authenticate(credentials.credentials)
         if token is None:
             raise _unauthorized("the bearer token is not valid (unknown, mistyped or truncated)")
@@ -112,9 +113,9 @@ def allow(*roles: Role) -> RoleGuard:
 
 READERS = allow(Role.OFFICER, Role.ADMIN, Role.COMMS)
 REVIEWERS = allow(Role.OFFICER, Role.ADMIN)
-
-ReaderDep = Annotated[Actor, Depends(READERS)]
-ReviewerDep = Annotated[Actor, Depends(REVIEWERS)]
+# Analytics are numbers only, never content: ops may read them, though not the alerts themselves.
+ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS)
+ADMINS = allow(Role.ADMIN)
 
 
 def _guards(dependant: Dependant) -> Iterator[RoleGuard]:

@@ -1,43 +1,71 @@
-"""Dependencies shared by the routes, as ``Annotated`` aliases (``StoreDep``, ``SettingsDep``).
+"""Every dependency the routes declare, as ``Annotated`` aliases (``StoreDep``, ``ReaderDep``, ...).
 
 Everything comes from ``app.state``, filled by :func:`api.app.create_app`: nothing is built at import
-time, so several apps (tests, or one per store) can live in one process.
+time, so several apps (tests, or one per store) can live in one process. Who may call what is
+decided in :mod:`api.auth`; the aliases here only attach its guards. The store's accessor lives
+there too (:func:`api.auth.get_store`), since authentication reads tokens from the store.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol, cast
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
-from alerts.model import Alert
-from alerts.query import AlertQuery, Page
+from alerts.audit import Actor
+from alerts.reputation_store import ReputationStore
+from alerts.store import SqlAlertStore
+from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, Pseudonymizer, get_store
 from api.schemas import AlertFilters
+from api.services.brands import BrandReports, WindowQuery
 from monitor.settings import Settings
 
 
-class AlertReader(Protocol):
-    """The part of the alert store the API reads through (``alerts.store.SqlAlertStore`` fits)."""
-
-    def get(self, alert_id: str) -> Alert | None: ...
-
-    def query(self, q: AlertQuery) -> Page[Alert]: ...
-
-    def count(self, q: AlertQuery) -> int: ...
-
-    def count_open_by_severity(self) -> dict[str, int]: ...
-
-    def ping(self) -> None: ...
-
-
-def get_store(request: Request) -> AlertReader:
-    return cast(AlertReader, request.app.state.store)
-
-
 def get_settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.settings)
+    settings: Settings = request.app.state.settings
+    return settings
 
 
-StoreDep = Annotated[AlertReader, Depends(get_store)]
+def get_pseudonymizer(request: Request) -> Pseudonymizer:
+    pseudonymizer: Pseudonymizer = request.app.state.pseudonymizer
+    return pseudonymizer
+
+
+def get_readiness_checks(request: Request) -> Mapping[str, Callable[[], None]]:
+    checks: Mapping[str, Callable[[], None]] = request.app.state.readiness_checks
+    return checks
+
+
+StoreDep = Annotated[SqlAlertStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+PseudonymizerDep = Annotated[Pseudonymizer, Depends(get_pseudonymizer)]
+ReadinessChecksDep = Annotated[Mapping[str, Callable[[], None]], Depends(get_readiness_checks)]
+
+# The caller, once authenticated and allowed (see api.auth for who each guard lets in).
+ReaderDep = Annotated[Actor, Depends(READERS)]
+ReviewerDep = Annotated[Actor, Depends(REVIEWERS)]
+AnalystDep = Annotated[Actor, Depends(ANALYSTS)]
+AdminDep = Annotated[Actor, Depends(ADMINS)]
+
 AlertFiltersDep = Annotated[AlertFilters, Query()]
+AlertId = Annotated[str, Path(min_length=1, max_length=64, description="the alert's id")]
+
+
+def get_brand_reports(request: Request, settings: SettingsDep) -> BrandReports:
+    store: ReputationStore = request.app.state.reputation_store
+    return BrandReports(store, [b.name for b in settings.brands], settings.reputation.window_seconds)
+
+
+def get_window_query(
+    start: Annotated[datetime, Query(alias="from", description="ISO 8601 with a timezone, inclusive")],
+    end: Annotated[datetime, Query(alias="to", description="ISO 8601 with a timezone, exclusive")],
+    jurisdiction: Annotated[str | None, Query(max_length=16, description="policy pack, e.g. FR")] = None,
+    source: Annotated[str | None, Query(pattern="^(internal|external)$")] = None,
+) -> WindowQuery:
+    return WindowQuery(start, end, jurisdiction.upper() if jurisdiction else None, source)
+
+
+BrandReportsDep = Annotated[BrandReports, Depends(get_brand_reports)]
+WindowQueryDep = Annotated[WindowQuery, Depends(get_window_query)]

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 
 from alerts.lifecycle import AlertNotFound, IllegalTransition, LifecycleError
 from alerts.query import InvalidCursor
+from alerts.silences import SilenceNotFound
 from alerts.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ async def _illegal_transition(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content=content)
 
 
-async def _alert_not_found(request: Request, exc: Exception) -> JSONResponse:
+async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
@@ -103,5 +104,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _store_unavailable)
     # Most specific first is not needed: Starlette picks the handler along the exception's MRO.
     app.add_exception_handler(IllegalTransition, _illegal_transition)
-    app.add_exception_handler(AlertNotFound, _alert_not_found)
+    app.add_exception_handler(AlertNotFound, _not_found)
+    app.add_exception_handler(SilenceNotFound, _not_found)
     app.add_exception_handler(LifecycleError, _lifecycle_error)

@@ -1,18 +1,20 @@
 """What the API accepts and returns: public models kept apart from the stored ones.
 
-The ladder follows the template's habit (``AlertPublic``, ``AlertsPage``): the stored ``Alert`` never
-goes out as is. Public models are allow-lists, so a field added to the stored model (or the raw
-``Evidence.span``, which is personal data) stays private until someone decides to publish it.
+The ladder follows the template's habit (``AlertBase`` → ``Alert`` and ``AlertPublic``, ``AlertsPage``):
+the stored ``Alert`` never goes out as is. The public fields are declared once, on
+``alerts.model.AlertBase`` and ``EvidenceBase``; a field declared on ``Alert`` or ``Evidence`` themselves
+(like the raw ``Evidence.span``, which is personal data) stays private until someone moves it to a base.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.model import Alert, AlertStatus, Severity, Verdict, alert_id
+from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
+from alerts.query import AlertQuery
+from api.errors import BadRequest
 from policies.post import Source
 
 _EXAMPLE_ALERT: dict[str, Any] = {
@@ -50,54 +52,19 @@ _EXAMPLE_ALERT: dict[str, Any] = {
 }
 
 
-class EvidencePublic(BaseModel):
+class EvidencePublic(EvidenceBase):
     """One span that made the rule match, as a reviewer sees it: masked snippet only, no raw span."""
 
-    detector: str
-    type: str = Field(description="entity or finding kind, e.g. EMAIL_ADDRESS, FR_NIR, negative")
-    start: int = Field(description="offset of the span in the post text")
-    end: int
-    score: float
-    recognizer: str = ""
-    snippet: str = Field(description="the span with some context, personal data masked by type")
-    personal: bool = Field(description="the span is personal data (masked in the snippet)")
+    # Every field is in every answer, defaults included: the schema says so to clients.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
-class AlertPublic(BaseModel):
+class AlertPublic(AlertBase[EvidencePublic]):
     """An alert as the API returns it."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_ALERT]})
-
-    id: str
-    rule_id: str
-    rule_title: str
-    severity: Severity
-    status: AlertStatus
-    jurisdiction: str
-    source: str
-    channel: str
-    post_id: str
-    author_id: str
-    author_role: str
-    lang: str | None
-    post_created_at: datetime
-    created_at: datetime
-    policy_version: str
-    evidence: list[EvidencePublic]
-    explanation: list[str] = Field(description="the rule clauses that matched")
-    remediation: str | None
-    references: list[str]
-    origin: dict[str, Any] = Field(description="where the post came from: topic, partition, offset, url")
-    assignee: str | None = Field(default=None, description="the reviewer working the alert")
-    verdict: Verdict | None = Field(default=None, description="set when closed")
-    ticket: str | None = Field(default=None, description="external ticket reference, set when closed")
-    updated_at: datetime | None = Field(default=None, description="last review change")
-    acknowledged_at: datetime | None = Field(default=None, description="first moved out of open")
-    closed_at: datetime | None = Field(default=None, description="last closed; null when open again")
-    occurrences: int = Field(default=1, description="hits of this rule by this author grouped here")
-    last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
-    silenced: bool = Field(default=False, description="matched an active silence when stored")
-    anonymised_at: datetime | None = Field(default=None, description="personal data removed by retention")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [_EXAMPLE_ALERT]}, json_schema_serialization_defaults_required=True
+    )
 
     @classmethod
     def from_alert(cls, alert: Alert) -> AlertPublic:
@@ -153,6 +120,31 @@ class AlertFilters(BaseModel):
     def _strip(cls, values: list[str]) -> list[str]:
         return [value.strip() for value in values]
 
+    def to_query(self) -> AlertQuery:
+        """The store query for these filters; an empty list means "no filter"."""
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise BadRequest(
+                f"since ({self.since.isoformat()}) must be earlier than until ({self.until.isoformat()})"
+            )
+        try:
+            return AlertQuery(
+                status=self.status or None,
+                severity=self.severity or None,
+                jurisdiction=self.jurisdiction or None,
+                rule_id=self.rule or None,
+                source=[str(source) for source in self.source] or None,
+                since=self.since,
+                until=self.until,
+                limit=self.limit,
+                cursor=self.cursor,
+            )
+        except ValidationError as exc:
+            # AlertFilters mirrors AlertQuery's constraints, so this is a drift between the two: still
+            # the client's input, still a 400 that says which field, never a 500.
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "query"
+            raise BadRequest(f"{field}: {first['msg']}") from None
+
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
@@ -167,3 +159,17 @@ class Readiness(BaseModel):
 
 class ErrorMessage(BaseModel):
     detail: str = Field(examples=["alert 'f00' not found"])
+
+
+STORE_UNAVAILABLE: dict[str, Any] = {
+    "model": ErrorMessage, "description": "the alert store is unavailable; retry later"
+}
+
+
+def guarded_responses(forbidden: str) -> dict[int | str, dict[str, Any]]:
+    """The answers every guarded router documents: 401 without a valid token, 403 (``forbidden``)
+    for a token whose role may not call it."""
+    return {
+        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
+        403: {"model": ErrorMessage, "description": forbidden},
+    }

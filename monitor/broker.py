@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import logging
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import time
@@ -32,10 +29,12 @@ from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
+
+from monitor.kafka_io import create_topics, kafka_api_versions
+from monitor.process import die_with_parent
 
 log = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 class BrokerKind(StrEnum):
@@ -71,46 +70,13 @@ def free_port() -> int:
         return port
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
         except OSError:
             return False
     return True
-
-
-def _die_with_parent() -> None:
-    """Runs in the child between fork and exec: SIGTERM it when the parent thread dies, even by SIGKILL."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def kafka_api_versions(host: str, port: int, timeout_s: float = 1.0) -> bool:
-    """True when something at host:port answers a Kafka ApiVersions request (not merely accepts TCP)."""
-    client_id = b"veille-probe"
-    correlation_id = 0x5645494C
-    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s) as sock:
-            sock.settimeout(timeout_s)
-            sock.sendall(struct.pack(">i", len(body)) + body)
-            header = _recv_exact(sock, 8)
-            size, answered_id = struct.unpack(">ii", header)
-            return answered_id == correlation_id and size >= 6
-    except OSError:
-        return False
-
-
-def _recv_exact(sock: socket.socket, count: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < count:
-        chunk = sock.recv(count - len(chunks))
-        if not chunk:
-            raise ConnectionError("connection closed by the broker")
-        chunks.extend(chunk)
-    return bytes(chunks)
 
 
 class EmbeddedBroker:
@@ -133,6 +99,7 @@ class EmbeddedBroker:
         self._log_path = log_path
         self._start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_file: BinaryIO | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -162,20 +129,18 @@ class EmbeddedBroker:
         if self.is_running():
             return self
         # Otherwise the readiness probe would be answered by whatever already listens there.
-        if not _port_free(self.host, self.port):
+        if not port_free(self.host, self.port):
             raise BrokerError(f"port {self.port} on {self.host} is already in use: choose another "
                               f"or omit the port to get a free one")
         command = self._command()
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
-            output: int | object = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
-        else:
-            output = subprocess.DEVNULL
-        self._log_file = output if self._log_path is not None else None
+            self._log_file = open(self._log_path, "ab")  # noqa: SIM115 - closed in stop()
+        output = self._log_file if self._log_file is not None else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,  # type: ignore[arg-type]
-                preexec_fn=_die_with_parent, start_new_session=True,
+                command, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                preexec_fn=die_with_parent, start_new_session=True,
             )
         except OSError as exc:
             raise BrokerError(f"cannot start {self.kind} broker ({command[0]}): {exc}") from exc
@@ -196,8 +161,6 @@ class EmbeddedBroker:
                           f"within {self._start_timeout_s:.0f} s")
 
     def create_topics(self, names: Iterable[str], partitions: int = 4) -> None:
-        from monitor.kafka_io import create_topics
-
         create_topics([self.bootstrap], list(names), partitions)
 
     def stop(self, timeout_s: float = 5.0) -> None:
@@ -211,9 +174,8 @@ class EmbeddedBroker:
                     except subprocess.TimeoutExpired:
                         process.kill()
                         process.wait(timeout=timeout_s)
-        log_file = getattr(self, "_log_file", None)
-        if log_file is not None:
-            log_file.close()
+        if self._log_file is not None:
+            self._log_file.close()
             self._log_file = None
         if self._owned_tmp is not None:
             shutil.rmtree(self._owned_tmp, ignore_errors=True)

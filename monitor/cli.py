@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from monitor.process import configure_logging
 from monitor.settings import Settings
 
 app = typer.Typer(
@@ -52,25 +52,13 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _configure_logging(verbose: bool = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # kafka-python logs every connection attempt at INFO: noise for operators.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
-    # Alembic announces every migration context at INFO, in every worker that opens the store.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 @app.command()
 def run(
     workers: Annotated[int, typer.Option(min=1, help="Consumer processes in the same group.")] = 1,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Consume posts from Kafka, raise alerts, commit offsets once alerts are stored."""
-    _configure_logging(verbose)
+    configure_logging(verbose)
     settings = _settings()
     if workers == 1:
         from monitor.runner import run_worker
@@ -85,7 +73,7 @@ def run(
 @app.command()
 def api(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     """Serve the HTTP API, the web console and /metrics."""
-    _configure_logging(verbose)
+    configure_logging(verbose)
     from api.server import serve
 
     serve(_settings())
@@ -98,7 +86,7 @@ def demo(
     api_port: Annotated[int | None, typer.Option(help="Port of the API (default: VEILLE_API_PORT).")] = None,
 ) -> None:
     """Start a local broker, a worker, the API and a stream of sample posts. Ctrl-C stops all."""
-    _configure_logging()
+    configure_logging()
     from monitor.demo import run_demo
 
     run_demo(_settings(), rate=rate, workers=workers, api_port=api_port)
@@ -111,7 +99,7 @@ def produce(
     ],
 ) -> None:
     """Send posts from a JSONL file to the input topics (internal/external by the post's source)."""
-    _configure_logging()
+    configure_logging()
     from monitor.produce import produce_file
 
     report = produce_file(_settings(), file)

@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 import httpx
 from pydantic import SecretStr
 
-from monitor.broker import EmbeddedBroker, _die_with_parent, free_port
+from monitor.broker import EmbeddedBroker, free_port, port_free
 from monitor.kafka_io import ensure_topics, make_producer
+from monitor.process import die_with_parent
 from monitor.produce import topic_for_sources
 from monitor.settings import Settings
 from monitor.traffic import generate_posts
@@ -158,7 +159,7 @@ class Demo:
             # Own session: Ctrl-C reaches only the demo, which then stops children in order.
             self.children[name] = subprocess.Popen(
                 command, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                preexec_fn=_die_with_parent, start_new_session=True,
+                preexec_fn=die_with_parent, start_new_session=True,
             )
         log.info("started %s (pid %d), log in %s", name, self.children[name].pid, log_path)
 
@@ -281,11 +282,4 @@ def run_demo(settings: Settings, *, rate: float = 20.0, workers: int = 1, api_po
 
 def _port_or_free(port: int) -> int:
     """The default API port when it is free, another one otherwise (a demo should just start)."""
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return free_port()
-    return port
+    return port if port_free("127.0.0.1", port) else free_port()

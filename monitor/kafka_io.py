@@ -1,4 +1,4 @@
-"""Kafka clients built from Settings, topic creation, the dead-letter writer and the readiness probe.
+"""Kafka clients built from Settings, topic creation, the dead-letter writer and the readiness probes.
 
 Everything Kafka-specific the run loop needs lives here so that `runner.py` reads as the commit
 protocol and nothing else.
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import struct
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -118,8 +120,6 @@ def broker_reachable(settings: Settings, timeout_s: float = 2.0) -> bool:
 
     Used by the API readiness probe: a raw ApiVersions round trip, so no client threads, no metadata.
     """
-    from monitor.broker import kafka_api_versions
-
     deadline = time.monotonic() + timeout_s
     for server in settings.bootstrap_servers:
         host, _, port = server.rpartition(":")
@@ -134,6 +134,32 @@ def broker_reachable(settings: Settings, timeout_s: float = 2.0) -> bool:
         if kafka_api_versions(host.strip("[]") or "127.0.0.1", port_number, timeout_s=remaining):
             return True
     return False
+
+
+def kafka_api_versions(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """True when something at host:port answers a Kafka ApiVersions request (not merely accepts TCP)."""
+    client_id = b"veille-probe"
+    correlation_id = 0x5645494C
+    body = struct.pack(">hhih", 18, 0, correlation_id, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.settimeout(timeout_s)
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = _recv_exact(sock, 8)
+            size, answered_id = struct.unpack(">ii", header)
+            return answered_id == correlation_id and size >= 6
+    except OSError:
+        return False
+
+
+def _recv_exact(sock: socket.socket, count: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = sock.recv(count - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed by the broker")
+        chunks.extend(chunk)
+    return bytes(chunks)
 
 
 class DeadLetterWriter:
@@ -213,6 +239,7 @@ __all__ = [
     "create_topics",
     "ensure_topics",
     "headers_dict",
+    "kafka_api_versions",
     "make_consumer",
     "make_producer",
     "record_ref",

@@ -161,7 +161,7 @@ class Metrics:
                 **kwargs,
             ),
         )
-        metrics.build_info.labels(_veille_version(), platform.python_version()).set(1)
+        metrics.build_info.labels(veille_version(), platform.python_version()).set(1)
         return metrics
 
 
@@ -171,7 +171,7 @@ RULE_HIT_MODES = ("alert", "shadow")
 BATCH_STAGES = ("pipeline", "store", "sink", "dlq", "commit")
 
 
-def _veille_version() -> str:
+def veille_version() -> str:
     try:
         return importlib.metadata.version("veille")
     except importlib.metadata.PackageNotFoundError:

@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from detectors.registry import DetectorConfig
 from monitor.brands import BrandConfig, check_brands, default_brands
-from monitor.reputation import ReputationConfig
+from monitor.reputation_state import ReputationConfig
 
 
 def _split_csv(value: object) -> object:

@@ -16,6 +16,7 @@ import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from monitor.process import configure_logging, die_with_parent
 from monitor.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,11 @@ def prepare_multiprocess_metrics(settings: Settings, count: int) -> str | None:
 
 
 def _worker_main(settings: Settings, index: int) -> None:
-    from monitor.broker import _die_with_parent
-    from monitor.cli import _configure_logging
     from monitor.runner import run_worker
 
     # A supervisor killed with SIGKILL cannot forward signals: do not outlive it.
-    _die_with_parent()
-    _configure_logging()
+    die_with_parent()
+    configure_logging()
     if settings.metrics_port:
         # One port per worker: they cannot all bind the same one.
         settings = settings.model_copy(update={"metrics_port": settings.metrics_port + index})

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from alerts.audit import Actor, AuditEntry, ChainBroken
-from alerts.tokens import Role
-from api.auth import REVIEWERS, SqlStoreDep, allow
-from api.schemas import ErrorMessage
+from alerts.audit import AuditEntry, ChainBroken
+from api.deps import AdminDep, ReviewerDep, StoreDep
+from api.schemas import guarded_responses
 
 router = APIRouter(
     prefix="/audit",
     tags=["audit"],
-    responses={
-        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
-        403: {"model": ErrorMessage, "description": "the token's role may not read the audit log"},
-    },
+    responses=guarded_responses("the token's role may not read the audit log"),
 )
 
 
@@ -38,8 +34,8 @@ class AuditVerification(BaseModel):
 
 @router.get("", response_model=AuditPage, summary="Audit entries, oldest first")
 def list_audit(
-    store: SqlStoreDep,
-    actor: Annotated[Actor, Depends(REVIEWERS)],
+    store: StoreDep,
+    actor: ReviewerDep,
     target: Annotated[str | None, Query(max_length=200, description="e.g. alert:<id> or token:<id>")] = None,
     after: Annotated[int, Query(ge=0, description="sequence number to continue after")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -51,9 +47,7 @@ def list_audit(
 
 
 @router.get("/verify", response_model=AuditVerification, summary="Check the hash chain (admin)")
-def verify_audit(
-    store: SqlStoreDep, actor: Annotated[Actor, Depends(allow(Role.ADMIN))]
-) -> AuditVerification:
+def verify_audit(store: StoreDep, actor: AdminDep) -> AuditVerification:
     try:
         count = store.verify_audit()
     except ChainBroken as exc:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import cast
+from collections.abc import Callable
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.auth import PUBLIC
-from api.deps import StoreDep
+from api.deps import ReadinessChecksDep, StoreDep
 from api.errors import safe_reason
 from api.schemas import Health, Readiness
 
@@ -31,10 +30,9 @@ async def healthz() -> Health:
     summary="The store and every dependency answer",
     responses={503: {"model": Readiness, "description": "a check failed; `checks` says which and why"}},
 )
-def readyz(request: Request, store: StoreDep) -> JSONResponse:
+def readyz(store: StoreDep, extra: ReadinessChecksDep) -> JSONResponse:
     # A sync endpoint on purpose: checks block (a database round trip, a broker connect), so they
     # run in the threadpool rather than on the event loop.
-    extra = cast(Mapping[str, Callable[[], None]], request.app.state.readiness_checks)
     checks: dict[str, Callable[[], None]] = {"store": store.ping, **extra}
     results: dict[str, str] = {}
     for name, check in checks.items():

@@ -7,26 +7,23 @@ are allowed from where the alert is. Every change is audited by the store in its
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import MAX_COMMENT_CHARS, MAX_NAME_CHARS, MAX_TICKET_CHARS
 from alerts.model import AlertStatus, Verdict
-from api.auth import ReviewerDep, SqlStoreDep, visible_alert
-from api.routes.alerts import to_query
-from api.schemas import AlertFilters, AlertPublic, ErrorMessage
-
-AlertId = Annotated[str, Path(min_length=1, max_length=64, description="the alert's id")]
+from api.auth import visible_alert
+from api.deps import AlertId, PseudonymizerDep, ReviewerDep, StoreDep
+from api.schemas import STORE_UNAVAILABLE, AlertFilters, AlertPublic, ErrorMessage, guarded_responses
 
 router = APIRouter(
     tags=["review"],
     responses={
-        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
-        403: {"model": ErrorMessage, "description": "only officer and admin tokens may change alerts"},
+        **guarded_responses("only officer and admin tokens may change alerts"),
         422: {"description": "the request breaks a lifecycle rule (e.g. closing without a verdict)"},
-        503: {"model": ErrorMessage, "description": "the alert store is unavailable; retry later"},
+        503: STORE_UNAVAILABLE,
     },
 )
 
@@ -109,22 +106,24 @@ class BulkResult(BaseModel):
     },
 )
 def transition(
-    alert_id: AlertId, body: TransitionRequest, store: SqlStoreDep, actor: ReviewerDep, request: Request
+    alert_id: AlertId, body: TransitionRequest, store: StoreDep, actor: ReviewerDep,
+    pseudonymize: PseudonymizerDep,
 ) -> AlertPublic:
     alert = store.transition(
         alert_id, body.to, actor, body.reason, verdict=body.verdict, ticket=body.ticket, comment=body.comment
     )
-    return visible_alert(alert, actor, request.app.state.pseudonymizer)
+    return visible_alert(alert, actor, pseudonymize)
 
 
 @router.post(
     "/alerts/{alert_id}/assign", response_model=AlertPublic, summary="Assign an alert", responses=_NOT_FOUND
 )
 def assign(
-    alert_id: AlertId, body: AssignRequest, store: SqlStoreDep, actor: ReviewerDep, request: Request
+    alert_id: AlertId, body: AssignRequest, store: StoreDep, actor: ReviewerDep,
+    pseudonymize: PseudonymizerDep,
 ) -> AlertPublic:
     alert = store.assign(alert_id, body.assignee, actor)
-    return visible_alert(alert, actor, request.app.state.pseudonymizer)
+    return visible_alert(alert, actor, pseudonymize)
 
 
 @router.post(
@@ -135,7 +134,7 @@ def assign(
     responses=_NOT_FOUND,
 )
 def add_comment(
-    alert_id: AlertId, body: CommentRequest, store: SqlStoreDep, actor: ReviewerDep
+    alert_id: AlertId, body: CommentRequest, store: StoreDep, actor: ReviewerDep
 ) -> CommentPublic:
     return CommentPublic.model_validate(store.comment(alert_id, body.body, actor))
 
@@ -146,7 +145,7 @@ def add_comment(
     summary="An alert's comments, oldest first",
     responses=_NOT_FOUND,
 )
-def list_comments(alert_id: AlertId, store: SqlStoreDep, actor: ReviewerDep) -> list[CommentPublic]:
+def list_comments(alert_id: AlertId, store: StoreDep, actor: ReviewerDep) -> list[CommentPublic]:
     return [CommentPublic.model_validate(c) for c in store.comments(alert_id)]
 
 
@@ -155,11 +154,11 @@ def list_comments(alert_id: AlertId, store: SqlStoreDep, actor: ReviewerDep) -> 
     response_model=BulkResult,
     summary="Change the status of every alert matching a filter",
 )
-def bulk_transition(body: BulkTransitionRequest, store: SqlStoreDep, actor: ReviewerDep) -> BulkResult:
+def bulk_transition(body: BulkTransitionRequest, store: StoreDep, actor: ReviewerDep) -> BulkResult:
     """Alerts for which the transition is not allowed are skipped, with the reason; the others
     change together, in one transaction. At most 1000 alerts per call."""
     changed, skipped = store.bulk_transition(
-        to_query(body.filter),
+        body.filter.to_query(),
         body.to,
         actor,
         body.reason,
@@ -171,8 +170,8 @@ def bulk_transition(body: BulkTransitionRequest, store: SqlStoreDep, actor: Revi
 
 
 @router.post("/bulk/assign", response_model=BulkResult, summary="Assign every alert matching a filter")
-def bulk_assign(body: BulkAssignRequest, store: SqlStoreDep, actor: ReviewerDep) -> BulkResult:
-    return BulkResult(changed=store.bulk_assign(to_query(body.filter), body.assignee, actor))
+def bulk_assign(body: BulkAssignRequest, store: StoreDep, actor: ReviewerDep) -> BulkResult:
+    return BulkResult(changed=store.bulk_assign(body.filter.to_query(), body.assignee, actor))
 
 
 class RevealRequest(BaseModel):
@@ -211,7 +210,7 @@ class Occurrence(BaseModel):
     responses=_NOT_FOUND,
 )
 def reveal(
-    alert_id: AlertId, body: RevealRequest, store: SqlStoreDep, actor: ReviewerDep
+    alert_id: AlertId, body: RevealRequest, store: StoreDep, actor: ReviewerDep
 ) -> list[RevealedSpan]:
     """Officers and admins only, and only with a justification; comms never sees a raw span."""
     spans = store.reveal(alert_id, body.justification, actor, index=body.index)
@@ -224,5 +223,5 @@ def reveal(
     summary="The hits grouped into an alert, oldest post first",
     responses=_NOT_FOUND,
 )
-def occurrences(alert_id: AlertId, store: SqlStoreDep, actor: ReviewerDep) -> list[Occurrence]:
+def occurrences(alert_id: AlertId, store: StoreDep, actor: ReviewerDep) -> list[Occurrence]:
     return [Occurrence.model_validate(o) for o in store.occurrences(alert_id)]

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 
-from alerts.silences import Silence, SilenceNotFound, SilenceRequest
-from api.auth import ReviewerDep, SqlStoreDep
-from api.schemas import ErrorMessage
+from alerts.silences import Silence, SilenceRequest
+from api.deps import ReviewerDep, StoreDep
+from api.schemas import ErrorMessage, guarded_responses
 
 router = APIRouter(
     prefix="/silences",
     tags=["silences"],
-    responses={
-        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
-        403: {"model": ErrorMessage, "description": "only officer and admin tokens may use silences"},
-    },
+    responses=guarded_responses("only officer and admin tokens may use silences"),
 )
 
 
 @router.get("", response_model=list[Silence], summary="Silences, oldest first")
 def list_silences(
-    store: SqlStoreDep,
+    store: StoreDep,
     actor: ReviewerDep,
     include_expired: Annotated[bool, Query(description="also list silences that ended")] = False,
 ) -> list[Silence]:
@@ -30,7 +27,7 @@ def list_silences(
 
 
 @router.post("", response_model=Silence, status_code=201, summary="Create a silence")
-def create_silence(body: SilenceRequest, store: SqlStoreDep, actor: ReviewerDep) -> Silence:
+def create_silence(body: SilenceRequest, store: StoreDep, actor: ReviewerDep) -> Silence:
     return store.create_silence(body, actor)
 
 
@@ -41,9 +38,6 @@ def create_silence(body: SilenceRequest, store: SqlStoreDep, actor: ReviewerDep)
     responses={404: {"model": ErrorMessage, "description": "no silence with this id"}},
 )
 def expire_silence(
-    silence_id: Annotated[str, Path(min_length=1, max_length=32)], store: SqlStoreDep, actor: ReviewerDep
+    silence_id: Annotated[str, Path(min_length=1, max_length=32)], store: StoreDep, actor: ReviewerDep
 ) -> Silence:
-    try:
-        return store.expire_silence(silence_id, actor)
-    except SilenceNotFound as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return store.expire_silence(silence_id, actor)

@@ -22,20 +22,15 @@ from alerts.audit import Actor
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
 from alerts.tokens import Role
-from api.auth import ReaderDep, SqlStoreDep, comms_may_see, visible_alert
-from api.schemas import ErrorMessage
+from api.auth import Pseudonymizer, comms_may_see, visible_alert
+from api.deps import PseudonymizerDep, ReaderDep, StoreDep
+from api.schemas import guarded_responses
 
 POLL_SECONDS = 1.0
 LOOKBACK = timedelta(seconds=30)
 HEARTBEAT_SECONDS = 15.0
 
-router = APIRouter(
-    tags=["alerts"],
-    responses={
-        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
-        403: {"model": ErrorMessage, "description": "the token's role may not read alerts"},
-    },
-)
+router = APIRouter(tags=["alerts"], responses=guarded_responses("the token's role may not read alerts"))
 
 
 @router.get(
@@ -55,24 +50,24 @@ router = APIRouter(
 )
 async def stream(
     request: Request,
-    store: SqlStoreDep,
+    store: StoreDep,
     actor: ReaderDep,
+    pseudonymize: PseudonymizerDep,
     since: Annotated[
         datetime | None, Query(description="also send changes from this instant on (default: from now)")
     ] = None,
 ) -> StreamingResponse:
     start = since.astimezone(UTC) if since is not None and since.tzinfo else datetime.now(UTC)
     return StreamingResponse(
-        _events(request, store, actor, start),
+        _events(request, store, actor, pseudonymize, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, store: SqlAlertStore, actor: Actor, start: datetime
+    request: Request, store: SqlAlertStore, actor: Actor, pseudonymize: Pseudonymizer, start: datetime
 ) -> AsyncIterator[str]:
-    pseudonymize = request.app.state.pseudonymizer
     sent: dict[tuple[str, datetime], datetime] = {}
     cursor = start
     idle = 0.0

@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.audit import Actor
 from alerts.tokens import ApiToken, Role, TokenError
-from api.auth import SqlStoreDep, allow
-from api.schemas import ErrorMessage
-
-AdminDep = Annotated[Actor, Depends(allow(Role.ADMIN))]
+from api.deps import AdminDep, StoreDep
+from api.schemas import ErrorMessage, guarded_responses
 
 router = APIRouter(
     prefix="/tokens",
     tags=["tokens"],
-    responses={
-        401: {"model": ErrorMessage, "description": "missing, unknown, revoked or expired token"},
-        403: {"model": ErrorMessage, "description": "only admin tokens may manage tokens"},
-    },
+    responses=guarded_responses("only admin tokens may manage tokens"),
 )
 
 
@@ -42,7 +36,7 @@ class CreatedToken(BaseModel):
 
 
 @router.get("", response_model=list[ApiToken], summary="Every token, never the secret")
-def list_tokens(store: SqlStoreDep, actor: AdminDep) -> list[ApiToken]:
+def list_tokens(store: StoreDep, actor: AdminDep) -> list[ApiToken]:
     return store.list_tokens()
 
 
@@ -53,7 +47,7 @@ def list_tokens(store: SqlStoreDep, actor: AdminDep) -> list[ApiToken]:
     summary="Create a token",
     responses={409: {"model": ErrorMessage, "description": "the name is taken or not allowed"}},
 )
-def create_token(body: TokenRequest, store: SqlStoreDep, actor: AdminDep) -> CreatedToken:
+def create_token(body: TokenRequest, store: StoreDep, actor: AdminDep) -> CreatedToken:
     expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
     try:
         record, token = store.create_token(body.name, body.role, actor, expires_at=expires_at)
@@ -69,7 +63,7 @@ def create_token(body: TokenRequest, store: SqlStoreDep, actor: AdminDep) -> Cre
     responses={404: {"model": ErrorMessage, "description": "no such token"}},
 )
 def revoke_token(
-    token_id: Annotated[str, Path(min_length=1, max_length=100)], store: SqlStoreDep, actor: AdminDep
+    token_id: Annotated[str, Path(min_length=1, max_length=100)], store: StoreDep, actor: AdminDep
 ) -> ApiToken:
     try:
         return store.revoke_token(token_id, actor)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from alerts.model import Alert, AlertStatus, Evidence, Severity, alert_id
@@ -76,59 +74,25 @@ def seed_alerts() -> list[Alert]:
     return [make_alert(i) for i in range(SEED_SIZE)]
 
 
-class LiveServer:
-    """uvicorn serving ``app`` in a background thread on a port the OS picks (no port race).
-
-    uvicorn binds the socket itself. A socket made with ``socket.socket()`` has proto 0, so asyncio
-    leaves TCP_NODELAY off on its connections: ~45 ms per keep-alive request instead of ~1 ms.
-    """
-
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="uvicorn-test", daemon=True)
-        self.url = ""
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        assert not self._thread.is_alive(), "uvicorn did not stop"
-
-
 ServeFactory = Callable[..., str]
+ServeApp = Callable[[FastAPI], AbstractContextManager[str]]
 Checks = Mapping[str, Callable[[], None]]
 
 
 @pytest.fixture
-def serve() -> Iterator[ServeFactory]:
+def serve(live_server: ServeApp) -> Iterator[ServeFactory]:
     """``serve(store, readiness_checks=None) -> base URL`` of a live server, stopped after the test."""
-    servers: list[LiveServer] = []
+    with ExitStack() as servers:
 
-    def start(store: SqlAlertStore, readiness_checks: Checks | None = None) -> str:
-        servers.append(_start(store, readiness_checks))
-        return servers[-1].url
+        def start(store: SqlAlertStore, readiness_checks: Checks | None = None) -> str:
+            return servers.enter_context(live_server(_app(store, readiness_checks)))
 
-    yield start
-    for server in servers:
-        server.stop()
+        yield start
 
 
-def _start(store: SqlAlertStore, readiness_checks: Checks | None = None) -> LiveServer:
+def _app(store: SqlAlertStore, readiness_checks: Checks | None = None) -> FastAPI:
     settings = Settings(_env_file=None, bootstrap_admin_token=ADMIN_TOKEN)
-    return LiveServer(create_app(settings, store, readiness_checks=readiness_checks)).start()
+    return create_app(settings, store, readiness_checks=readiness_checks)
 
 
 def _no_raw_span(response: httpx.Response) -> None:
@@ -170,7 +134,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlAlertStore]:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, seed_alerts: list[Alert]) -> Iterator[httpx.Client]:
+def api(
+    tmp_path_factory: pytest.TempPathFactory, seed_alerts: list[Alert], live_server: ServeApp
+) -> Iterator[httpx.Client]:
     """A client on a live server over a SQLite store holding ``seed_alerts``.
 
     Shared by the tests of one module, which must only read through it (a server per test would
@@ -179,11 +145,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, seed_alerts: list[Alert]) -> I
     store = SqlAlertStore.open(f"sqlite:///{tmp_path_factory.mktemp('api') / 'veille.db'}")
     try:
         assert len(store.add_many(seed_alerts)) == SEED_SIZE
-        server = _start(store)
-        try:
-            with _client(server.url) as client:
-                yield client
-        finally:
-            server.stop()
+        with live_server(_app(store)) as url, _client(url) as client:
+            yield client
     finally:
         store.close()

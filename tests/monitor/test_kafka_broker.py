@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from monitor.broker import BrokerError, EmbeddedBroker, free_port, kafka_api_versions, tansu_binary
-from monitor.kafka_io import broker_reachable, create_topics
+from monitor.broker import BrokerError, EmbeddedBroker, free_port, tansu_binary
+from monitor.kafka_io import broker_reachable, create_topics, kafka_api_versions
 from monitor.settings import Settings
 
 pytestmark = pytest.mark.kafka

@@ -36,7 +36,7 @@ from detectors.registry import DETECTOR_ORDER
 from monitor.broker import free_port
 from monitor.demo import child_env
 from monitor.kafka_io import committed_offsets, ensure_topics, send_records
-from monitor.metrics import BATCH_STAGES, RULE_HIT_MODES, _veille_version
+from monitor.metrics import BATCH_STAGES, RULE_HIT_MODES, veille_version
 from monitor.produce import topic_for_sources
 from monitor.records import DLQ_REASONS
 from monitor.reputation import RULE_CRISIS, RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, SPIKE_KINDS
@@ -238,7 +238,7 @@ def _allowed_values(stack: Stack) -> dict[str, set[str]]:
         "brand": {brand.name for brand in stack.settings.brands},
         "source": {"internal", "external"},
         "kind": set(SPIKE_KINDS),
-        "version": {policies.version, _veille_version()},
+        "version": {policies.version, veille_version()},
         "python": {platform.python_version()},
         "generation": {"0", "1", "2"},  # prometheus-client's python_gc_* on a worker's own port
     }

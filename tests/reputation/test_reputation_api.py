@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from fastapi import FastAPI
 
 from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
@@ -35,7 +34,7 @@ def _result(i: int, at: datetime, compound: float,
 
 
 @pytest.fixture
-def base_url(tmp_path: Path) -> Iterator[str]:
+def base_url(tmp_path: Path, live_server: Callable[[FastAPI], AbstractContextManager[str]]) -> Iterator[str]:
     settings = Settings(_env_file=None, data_dir=tmp_path, bootstrap_admin_token=TOKEN,
                         brands=[*default_brands(), BrandConfig(name="OtherBrand")])
     store = SqlAlertStore.open(settings.resolved_database_url)
@@ -56,16 +55,8 @@ def base_url(tmp_path: Path) -> Iterator[str]:
     rep.close()
     app = create_app(settings, store)
     app.include_router(brands.router, prefix=API_V1_PREFIX)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
+    with live_server(app) as url:
+        yield url
     store.close()
 
 

@@ -17,7 +17,8 @@ from detectors.base import Finding
 from monitor.brands import BrandConfig, BrandMatcher
 from monitor.metrics import Metrics
 from monitor.pipeline import PostResult, build_pipeline
-from monitor.reputation import ReputationAggregator, ReputationConfig, theme_words
+from monitor.reputation import ReputationAggregator
+from monitor.reputation_state import ReputationConfig, theme_words
 from monitor.settings import Settings
 from policies.post import Author, Post, Source
 

@@ -25,7 +25,8 @@ from alerts.store import SqlAlertStore
 from monitor.kafka_io import send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import build_pipeline
-from monitor.reputation import ReputationAggregator, ReputationConfig, build_aggregator
+from monitor.reputation import ReputationAggregator, build_aggregator
+from monitor.reputation_state import ReputationConfig
 from monitor.runner import Worker
 from monitor.settings import Settings
 from policies.post import Author, Post, Source

@@ -1,17 +1,16 @@
-"""Review fixtures: a real store (SQLite file or PostgreSQL), a token per role, a live uvicorn server."""
+"""Review fixtures: a real store (SQLite file or PostgreSQL), a token per role, a live uvicorn server
+(``live_server``, from tests/conftest.py)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from alerts.audit import CLI_ACTOR
@@ -88,30 +87,13 @@ class Live:
         self._clients.append(httpx.Client(base_url=self.url, headers=headers, timeout=10))
         return self._clients[-1]
 
-
-class _Server:
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn-review", daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.server.servers[0].sockets[0].getsockname()[1]}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        assert not self.thread.is_alive(), "uvicorn did not stop"
+    def close_clients(self) -> None:
+        for client in self._clients:
+            client.close()
 
 
 LiveFactory = Callable[[str], Live]
+ServeApp = Callable[[FastAPI], AbstractContextManager[str]]
 
 
 @pytest.fixture
@@ -120,26 +102,22 @@ def seed() -> list[Alert]:
 
 
 @pytest.fixture
-def live() -> Iterator[LiveFactory]:
+def live(live_server: ServeApp) -> Iterator[LiveFactory]:
     """``live(database_url)``: migrated store seeded with SEED, one token per role, server started."""
-    started: list[tuple[_Server, Live]] = []
+    with ExitStack() as running:
 
-    def start(url: str) -> Live:
-        store = SqlAlertStore.open(url)
-        store.add_many(SEED)
-        tokens = {role: store.create_token(f"{role.value}-1", role, CLI_ACTOR)[1] for role in Role}
-        settings = Settings(_env_file=None, pseudonym_key="test-key")
-        app = create_app(settings, store)
-        server = _Server(app)
-        started.append((server, Live(server.start(), store, tokens, app)))
-        return started[-1][1]
+        def start(url: str) -> Live:
+            store = SqlAlertStore.open(url)
+            running.callback(store.close)
+            store.add_many(SEED)
+            tokens = {role: store.create_token(f"{role.value}-1", role, CLI_ACTOR)[1] for role in Role}
+            settings = Settings(_env_file=None, pseudonym_key="test-key")
+            app = create_app(settings, store)
+            started = Live(running.enter_context(live_server(app)), store, tokens, app)
+            running.callback(started.close_clients)
+            return started
 
-    yield start
-    for server, running in started:
-        for client in running._clients:
-            client.close()
-        server.stop()
-        running.store.close()
+        yield start
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,1 @@
+"""What the routes answer, computed from the stores: the routes parse the request and call these."""

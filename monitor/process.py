@@ -1,0 +1,33 @@
+"""What every process Veille starts shares: the logging set-up, and for a child, dying with its parent."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import logging
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+
+
+def configure_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # kafka-python logs every connection attempt at INFO: noise for operators.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    # Alembic announces every migration context at INFO, in every worker that opens the store.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def die_with_parent() -> None:
+    """SIGTERM this process when the thread that started it dies, even by SIGKILL.
+
+    Call it in the child: between fork and exec (``preexec_fn``) or first thing in a spawned process.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
