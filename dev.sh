@@ -73,6 +73,8 @@ case "$cmd" in
         "$VENV/bin/ruff" check .
         log "mypy"
         "$VENV/bin/mypy"
+        log "import layers (import-linter)"
+        "$VENV/bin/lint-imports"
         log "policy packs: check and test"
         "$VENV/bin/veille" policies check
         "$VENV/bin/veille" policies test

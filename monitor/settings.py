@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from detectors.registry import DetectorConfig
+from detectors.config import DetectorConfig
 from monitor.brands import BrandConfig, check_brands, default_brands
 from monitor.reputation_state import ReputationConfig
 

@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.model import Severity, Verdict
 from alerts.query import AlertQuery
 from alerts.store import SqlAlertStore
-from detectors.registry import DETECTOR_ORDER
+from detectors.catalogue import DETECTOR_ORDER
 from monitor.broker import free_port
 from monitor.demo import child_env
 from monitor.kafka_io import committed_offsets, ensure_topics, send_records
