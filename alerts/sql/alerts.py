@@ -55,6 +55,7 @@ def _to_row(alert: Alert) -> dict[str, Any]:
     row["severity"] = alert.severity.value
     row["status"] = alert.status.value
     row.update(alert.model_dump(mode="json", include=set(_JSON_FIELDS)))
+    row["changed_at"] = alert.updated_at or alert.created_at
     return row
 
 

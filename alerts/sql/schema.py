@@ -39,6 +39,9 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 metadata = sa.MetaData()
 
+# policies.post.Post.id and Author.id allow 256 characters: a column any shorter refuses a valid post.
+POST_ID_CHARS = 256
+
 alerts_table = sa.Table(
     "alerts",
     metadata,
@@ -50,8 +53,8 @@ alerts_table = sa.Table(
     sa.Column("jurisdiction", sa.String(32), nullable=False),
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(200), nullable=False),
-    sa.Column("post_id", sa.String(200), nullable=False),
-    sa.Column("author_id", sa.String(200), nullable=False),
+    sa.Column("post_id", sa.String(POST_ID_CHARS), nullable=False),
+    sa.Column("author_id", sa.String(POST_ID_CHARS), nullable=False),
     sa.Column("author_role", sa.String(64), nullable=False),
     sa.Column("lang", sa.String(16), nullable=True),
     sa.Column("post_created_at", UtcDateTime(), nullable=False),
@@ -72,6 +75,10 @@ alerts_table = sa.Table(
     sa.Column("last_seen_at", UtcDateTime(), nullable=True),
     sa.Column("occurrences", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Column("silenced", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Set on insert and on every change: the alert stream resumes on (changed_at, id).
+    sa.Column("changed_at", UtcDateTime(), nullable=False),
+    # The rule's declared audience includes communications (revision 0004).
+    sa.Column("comms_visible", sa.Boolean, nullable=False, server_default=sa.false()),
     # Newest-first listing and its keyset cursor; the status one also serves "open, newest first".
     sa.Index("ix_alerts_created_at_id", "created_at", "id"),
     sa.Index("ix_alerts_status_created_at_id", "status", "created_at", "id"),
@@ -82,6 +89,7 @@ alerts_table = sa.Table(
     sa.Index("ix_alerts_assignee", "assignee"),
     # Grouping looks up the newest alert of one rule by one author.
     sa.Index("ix_alerts_group", "rule_id", "author_id", "created_at"),
+    sa.Index("ix_alerts_changed_at_id", "changed_at", "id"),
 )
 
 # One row per rule hit (its id is the hit's alert_id(post, rule)): keeps replays idempotent when
@@ -91,7 +99,7 @@ occurrences_table = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("post_id", sa.String(200), nullable=False),
+    sa.Column("post_id", sa.String(POST_ID_CHARS), nullable=False),
     sa.Column("post_created_at", UtcDateTime(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Index("ix_alert_occurrences_alert_id", "alert_id", "post_created_at"),
@@ -172,4 +180,30 @@ reputation_windows_table = sa.Table(
     # JSON {word: negative posts using it}, at most MAX_TERMS_PER_WINDOW words: no text, no names.
     sa.Column("negative_terms", sa.Text, nullable=False),
     sa.Index("ix_reputation_windows_brand_start", "brand", "window_start"),
+)
+
+# Outbox (revision 0004): the alerts each sink must deliver, in commit order. Rows are written in the
+# transaction that stores the alert, so delivery never depends on the Kafka commit and vice versa.
+outbox_table = sa.Table(
+    "alert_outbox",
+    metadata,
+    # INTEGER on SQLite: only an INTEGER PRIMARY KEY is the rowid alias that autoincrements.
+    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("alert_id", sa.String(64), sa.ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("enqueued_at", UtcDateTime(), nullable=False),
+)
+
+# One row per sink: how far it delivered, who holds the delivery lease, and how it is failing.
+sink_cursors_table = sa.Table(
+    "sink_cursors",
+    metadata,
+    sa.Column("sink", sa.String(64), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_expires_at", UtcDateTime(), nullable=True),
+    sa.Column("delivered_at", UtcDateTime(), nullable=True),
+    sa.Column("failing_since", UtcDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_error", sa.String(200), nullable=True),
 )
