@@ -36,10 +36,23 @@ def decode_post(raw: bytes | None, max_bytes: int) -> Post:
         return Post.model_validate_json(text)
     except ValidationError as exc:
         if any(error["type"] == "json_invalid" for error in exc.errors()):
-            try:
-                json.loads(text)
-            except json.JSONDecodeError as json_error:
-                raise MalformedRecord(
-                    "invalid_json", f"{json_error.msg} at line {json_error.lineno} column {json_error.colno}"
-                ) from None
+            raise MalformedRecord("invalid_json", _json_error_position(text)) from None
         raise MalformedRecord("invalid_post", summarise_validation_error(exc)) from None
+    except Exception as exc:
+        # The parser lets some limits through as plain exceptions (an integer beyond Python's 4,300-digit
+        # conversion limit is a ValueError). Whatever it is, it concerns this record only: dead-letter it,
+        # or the batch is rewound and retried for ever and the partition stalls behind it.
+        raise MalformedRecord("invalid_json", f"unparseable record ({type(exc).__name__})") from None
+
+
+def _json_error_position(text: str) -> str:
+    """Where the JSON breaks, from the stdlib parser (pydantic's message would echo the input)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    except RecursionError:
+        return "nesting too deep"
+    except ValueError as error:  # e.g. an integer literal over the int conversion limit
+        return f"unparseable value ({type(error).__name__})"
+    return "invalid JSON"
