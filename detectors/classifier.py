@@ -9,7 +9,7 @@ of ``bias + Σ tfidf(feature) × weight``, computed here from the stored vocabul
 
 Only English and French are scored (the corpus languages); a post in another language, or whose
 language cannot be told, gets no finding, as with sentiment: a confident score on German text would
-be a guess. Measured choices, corpus sizes and per-label quality: ``detectors/README.md``.
+be a guess. Measured choices, corpus sizes and per-label quality: ``detectors/models/README.md``.
 """
 
 from __future__ import annotations
@@ -77,16 +77,22 @@ class RiskClassifier:
             )
         self.sha256 = sha256
         self.labels: tuple[str, ...] = tuple(artefact["labels"])
-        self.thresholds: dict[str, float] = {label: float(artefact["thresholds"][label]) for label in self.labels}
+        self.thresholds: dict[str, float] = {
+            label: float(artefact["thresholds"][label]) for label in self.labels
+        }
         self.char_ngrams: tuple[int, int] = (int(artefact["char_ngrams"][0]), int(artefact["char_ngrams"][1]))
         self.model: str = str(artefact["model"])
         vocabulary: Mapping[str, Sequence[float]] = artefact["features"]
         self._index = {name: row for row, name in enumerate(vocabulary)}
         rows = np.asarray(list(vocabulary.values()), dtype=np.float64).reshape(len(vocabulary), -1)
         if rows.shape[1] != len(self.labels) + 1:
-            raise ArtefactError(f"each feature needs an idf and {len(self.labels)} weights; rebuild the model")
+            raise ArtefactError(
+                f"each feature needs an idf and {len(self.labels)} weights; rebuild the model"
+            )
         self._idf = rows[:, 0].copy()
-        self._is_char = np.fromiter((is_char_feature(name) for name in vocabulary), dtype=bool, count=len(rows))
+        self._is_char = np.fromiter(
+            (is_char_feature(name) for name in vocabulary), dtype=bool, count=len(rows)
+        )
         self._weights = np.ascontiguousarray(rows[:, 1:])
         self._bias = np.asarray([artefact["bias"][label] for label in self.labels], dtype=np.float64)
         scale_shift = [artefact["calibration"][label] for label in self.labels]
@@ -98,7 +104,9 @@ class RiskClassifier:
         try:
             artefact = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArtefactError(f"model file is not JSON ({exc}); rebuild it with `veille models train`") from None
+            raise ArtefactError(
+                f"model file is not JSON ({exc}); rebuild it with `veille models train`"
+            ) from None
         return cls(artefact, hashlib.sha256(data).hexdigest())
 
     @classmethod
@@ -151,7 +159,9 @@ class RiskClassifier:
             span = spans[name]
             by_span[span] = by_span.get(span, 0.0) + float(contribution)
         ranked = sorted(((w, s) for s, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1]))
-        return [Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]]
+        return [
+            Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
+        ]
 
 
 _shipped: RiskClassifier | None = None

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from detectors.classifier import ARTEFACT_FORMAT, RiskClassifier
-from detectors.classifier_features import document_frequencies, features, smooth_idf
+from detectors.classifier_features import document_frequencies, features, smooth_idf, tfidf
 
 LABELS: tuple[str, ...] = (
     "promissory_claim",
@@ -96,7 +96,10 @@ def load_corpus(paths: Iterable[Path]) -> list[Example]:
             if not line.strip():
                 continue
             where = f"{path}:{number}"
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{where}: not a JSON object ({exc.msg})") from None
             labels = frozenset(record["labels"])
             unknown = labels - set(LABELS) - {NEGATIVE}
             if unknown or not labels or (NEGATIVE in labels and len(labels) > 1):
@@ -111,8 +114,14 @@ def load_corpus(paths: Iterable[Path]) -> list[Example]:
                 raise ValueError(f"{where}: every example needs its provenance")
             seen.add(record["id"])
             examples.append(
-                Example(record["id"], record["text"], record["lang"], labels - {NEGATIVE},
-                        record["provenance"], record["split"])
+                Example(
+                    record["id"],
+                    record["text"],
+                    record["lang"],
+                    labels - {NEGATIVE},
+                    record["provenance"],
+                    record["split"],
+                )
             )
     return examples
 
@@ -136,8 +145,6 @@ class _Fitted:
 
 def _matrix(texts: Sequence[str], idf: dict[str, float], spec: ModelSpec) -> Any:
     from scipy.sparse import csr_matrix
-
-    from detectors.classifier_features import tfidf
 
     column = {name: index for index, name in enumerate(idf)}
     data: list[float] = []
@@ -233,7 +240,9 @@ def _calibrate_and_threshold(
         probabilities = 1.0 / (1.0 + np.exp(-(scale * margins[:, column] + shift)))
         # Highest F(0.7) (precision weighs more: a false alert costs a reviewer, and the packs' lexicons
         # already add recall); on a tie the higher threshold.
-        best = max(THRESHOLD_GRID, key=lambda t: (round(_f1(probabilities >= t, actual, THRESHOLD_BETA), 6), t))
+        best = max(
+            THRESHOLD_GRID, key=lambda t: (round(_f1(probabilities >= t, actual, THRESHOLD_BETA), 6), t)
+        )
         thresholds[label] = best
     return thresholds
 
@@ -243,8 +252,9 @@ def _round(value: float) -> float:
     return rounded if rounded != 0 else 0.0  # never "-0.0": the bytes must not depend on a sign of zero
 
 
-def _artefact(fitted: _Fitted, thresholds: dict[str, float], train: Sequence[Example], seed: int,
-              corpus_sha256: str) -> bytes:
+def _artefact(
+    fitted: _Fitted, thresholds: dict[str, float], train: Sequence[Example], seed: int, corpus_sha256: str
+) -> bytes:
     vocabulary = {
         name: [_round(fitted.idf[name]), *(_round(w) for w in fitted.weights[row])]
         for row, name in enumerate(fitted.idf)
@@ -260,8 +270,9 @@ def _artefact(fitted: _Fitted, thresholds: dict[str, float], train: Sequence[Exa
         "labels": list(LABELS),
         "thresholds": thresholds,
         "bias": {label: _round(fitted.bias[i]) for i, label in enumerate(LABELS)},
-        "calibration": {label: [_round(a), _round(b)] for label, (a, b) in zip(LABELS, fitted.calibration,
-                                                                               strict=True)},
+        "calibration": {
+            label: [_round(a), _round(b)] for label, (a, b) in zip(LABELS, fitted.calibration, strict=True)
+        },
         "corpus": {"sha256": corpus_sha256, "train_examples": len(train)},
         "features": vocabulary,
     }
@@ -320,19 +331,29 @@ def evaluate(model: RiskClassifier, examples: Sequence[Example]) -> Evaluation:
     for label in model.labels:
         for lang in (*LANGUAGES, "all"):
             rows = [i for i, e in enumerate(test) if lang in ("all", e.lang)]
-            scores.append(_score(label, lang, [label in predicted[i] for i in rows],
-                                 [label in test[i].labels for i in rows]))
+            scores.append(
+                _score(
+                    label,
+                    lang,
+                    [label in predicted[i] for i in rows],
+                    [label in test[i].labels for i in rows],
+                )
+            )
     negatives = [i for i, e in enumerate(test) if not e.labels]
     flagged = sum(1 for i in negatives if predicted[i])
     return Evaluation(model.model, model.sha256, tuple(scores), len(negatives), flagged)
 
 
 def format_evaluation(evaluation: Evaluation) -> str:
-    lines = [f"model {evaluation.model} sha256 {evaluation.sha256[:16]}… (test split)",
-             f"{'label':<24}{'lang':<5}{'n':>4}{'prec':>7}{'rec':>7}{'F1':>7}"]
+    lines = [
+        f"model {evaluation.model} sha256 {evaluation.sha256[:16]}… (test split)",
+        f"{'label':<24}{'lang':<5}{'n':>4}{'prec':>7}{'rec':>7}{'F1':>7}",
+    ]
     for s in evaluation.scores:
         lines.append(f"{s.label:<24}{s.lang:<5}{s.support:>4}{s.precision:>7.2f}{s.recall:>7.2f}{s.f1:>7.2f}")
-    lines.append(f"negatives flagged with any label: {evaluation.hard_negatives_flagged}/{evaluation.hard_negatives}")
+    lines.append(
+        f"negatives flagged with any label: {evaluation.hard_negatives_flagged}/{evaluation.hard_negatives}"
+    )
     return "\n".join(lines)
 
 
@@ -340,9 +361,10 @@ def macro_f1(evaluation: Evaluation, lang: str = "all") -> float:
     return sum(s.f1 for s in evaluation.scores if s.lang == lang) / len(LABELS)
 
 
-def compare(examples: Sequence[Example], seed: int = DEFAULT_SEED,
-            candidates: Sequence[ModelSpec] = CANDIDATES) -> list[dict[str, Any]]:
-    """Each candidate's cross-validated macro F1 on train (what chooses) and its test scores (what reports)."""
+def compare(
+    examples: Sequence[Example], seed: int = DEFAULT_SEED, candidates: Sequence[ModelSpec] = CANDIDATES
+) -> list[dict[str, Any]]:
+    """Each candidate's cross-validated macro F1 on train (what chooses) and test scores (what reports)."""
     train = [e for e in examples if e.split == "train"]
     rows = []
     for spec in candidates:
@@ -353,17 +375,21 @@ def compare(examples: Sequence[Example], seed: int = DEFAULT_SEED,
         for column, label in enumerate(LABELS):
             scale, shift = fitted.calibration[column]
             probabilities = 1.0 / (1.0 + np.exp(-(scale * margins[:, column] + shift)))
-            cv_f1.append(_f1(probabilities >= thresholds[label], np.asarray([label in e.labels for e in train])))
+            cv_f1.append(
+                _f1(probabilities >= thresholds[label], np.asarray([label in e.labels for e in train]))
+            )
         artefact = _artefact(fitted, thresholds, train, seed, corpus_digest(examples))
         evaluation = evaluate(RiskClassifier.from_bytes(artefact), examples)
-        rows.append({
-            "model": spec.name,
-            "cv_macro_f1": round(sum(cv_f1) / len(cv_f1), 3),
-            "test_macro_f1": round(macro_f1(evaluation), 3),
-            "test_macro_f1_en": round(macro_f1(evaluation, "en"), 3),
-            "test_macro_f1_fr": round(macro_f1(evaluation, "fr"), 3),
-            "negatives_flagged": f"{evaluation.hard_negatives_flagged}/{evaluation.hard_negatives}",
-            "features": len(fitted.idf),
-            "artefact_kib": math.ceil(len(artefact) / 1024),
-        })
+        rows.append(
+            {
+                "model": spec.name,
+                "cv_macro_f1": round(sum(cv_f1) / len(cv_f1), 3),
+                "test_macro_f1": round(macro_f1(evaluation), 3),
+                "test_macro_f1_en": round(macro_f1(evaluation, "en"), 3),
+                "test_macro_f1_fr": round(macro_f1(evaluation, "fr"), 3),
+                "negatives_flagged": f"{evaluation.hard_negatives_flagged}/{evaluation.hard_negatives}",
+                "features": len(fitted.idf),
+                "artefact_kib": math.ceil(len(artefact) / 1024),
+            }
+        )
     return rows
