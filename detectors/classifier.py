@@ -1,0 +1,259 @@
+"""The ``classifier`` detector: trained risk labels for what the packs' lexicons cannot enumerate.
+
+A one-vs-rest linear model over word and character n-grams (``classifier_features.py``), trained in
+the repository from ``policies/corpus/`` by ``classifier_train.py`` and shipped as plain JSON
+(``detectors/models/risk_classifier.json``): loading it parses numbers, never runs code (no pickle),
+never touches the network, and the file is byte-reproducible, so its SHA-256 can join the policy
+version stamped on alerts. scikit-learn is needed to train, never to score: a score is the logistic
+of ``bias + Σ tfidf(feature) × weight``, computed here from the stored vocabulary.
+
+Only English and French are scored (the corpus languages); a post in another language, or whose
+language cannot be told, gets no finding, as with sentiment: a confident score on German text would
+be a guess. Measured choices, corpus sizes and per-label quality: ``detectors/models/README.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from detectors.base import DetectorPlan, Finding
+from detectors.classifier_features import features, is_char_feature
+
+ARTEFACT_FORMAT = "veille-risk-classifier/1"
+ARTEFACT_RESOURCE = "models/risk_classifier.json"
+LANGUAGES: frozenset[str] = frozenset({"en", "fr"})
+TOP_PHRASES = 5
+
+
+class TextRecord(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def lang(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """Words of the post that pushed a label's score up, with their summed contribution."""
+
+    text: str
+    start: int
+    end: int
+    weight: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"phrase": self.text, "start": self.start, "end": self.end, "weight": self.weight}
+
+
+class ArtefactError(ValueError):
+    """The model file is not one this code can score with; the message says how to rebuild it."""
+
+
+def _sigmoid(value: float) -> float:
+    if value >= 0:
+        return 1.0 / (1.0 + math.exp(-value))
+    exp = math.exp(value)
+    return exp / (1.0 + exp)
+
+
+class RiskClassifier:
+    """Scores texts per label from a parsed artefact."""
+
+    def __init__(self, artefact: Mapping[str, Any], sha256: str) -> None:
+        if artefact.get("format") != ARTEFACT_FORMAT:
+            raise ArtefactError(
+                f"model format {artefact.get('format')!r} is not {ARTEFACT_FORMAT!r}: "
+                "rebuild it with `veille models train`"
+            )
+        self.sha256 = sha256
+        self.labels: tuple[str, ...] = tuple(artefact["labels"])
+        self.thresholds: dict[str, float] = {
+            label: float(artefact["thresholds"][label]) for label in self.labels
+        }
+        self.char_ngrams: tuple[int, int] = (int(artefact["char_ngrams"][0]), int(artefact["char_ngrams"][1]))
+        self.model: str = str(artefact["model"])
+        vocabulary: Mapping[str, Sequence[float]] = artefact["features"]
+        self._index = {name: row for row, name in enumerate(vocabulary)}
+        rows = np.asarray(list(vocabulary.values()), dtype=np.float64).reshape(len(vocabulary), -1)
+        if rows.shape[1] != len(self.labels) + 1:
+            raise ArtefactError(
+                f"each feature needs an idf and {len(self.labels)} weights; rebuild the model"
+            )
+        self._idf = rows[:, 0].copy()
+        self._is_char = np.fromiter(
+            (is_char_feature(name) for name in vocabulary), dtype=bool, count=len(rows)
+        )
+        self._weights = np.ascontiguousarray(rows[:, 1:])
+        self._bias = np.asarray([artefact["bias"][label] for label in self.labels], dtype=np.float64)
+        scale_shift = [artefact["calibration"][label] for label in self.labels]
+        self._scale = np.asarray([pair[0] for pair in scale_shift], dtype=np.float64)
+        self._shift = np.asarray([pair[1] for pair in scale_shift], dtype=np.float64)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> RiskClassifier:
+        try:
+            artefact = json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtefactError(
+                f"model file is not JSON ({exc}); rebuild it with `veille models train`"
+            ) from None
+        return cls(artefact, hashlib.sha256(data).hexdigest())
+
+    @classmethod
+    def shipped(cls) -> RiskClassifier:
+        """The artefact shipped as package data with this version of Veille."""
+        return cls.from_bytes(resources.files("detectors").joinpath(ARTEFACT_RESOURCE).read_bytes())
+
+    def _vector(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        known = [(self._index[name], count) for name, count in counts.items() if name in self._index]
+        if not known:
+            return np.empty(0, dtype=np.intp), np.empty(0)
+        rows = np.fromiter((row for row, _ in known), dtype=np.intp, count=len(known))
+        tf = 1.0 + np.log(np.fromiter((count for _, count in known), dtype=np.float64, count=len(known)))
+        values = tf * self._idf[rows]
+        # Word and character blocks are normalised apart, exactly as classifier_features.tfidf does.
+        chars = self._is_char[rows]
+        for block in (chars, ~chars):
+            norm = np.sqrt(values[block] @ values[block])
+            if norm:
+                values[block] /= norm
+        return rows, values
+
+    def _probabilities(self, margins: np.ndarray) -> np.ndarray:
+        z = self._scale * margins + self._shift
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def score(self, text: str) -> dict[str, float]:
+        rows, values = self._vector(features(text, self.char_ngrams)[0])
+        margins = self._bias + (values @ self._weights[rows] if len(rows) else 0.0)
+        return dict(zip(self.labels, (float(p) for p in self._probabilities(margins)), strict=True))
+
+    def scores(self, texts: Iterable[str]) -> list[dict[str, float]]:
+        return [self.score(text) for text in texts]
+
+    def explain(self, text: str, label: str, top: int = TOP_PHRASES) -> list[Phrase]:
+        """The words and phrases of ``text`` whose features pushed ``label`` up the most.
+
+        Character n-grams are credited to the word they were read from and word bigrams to the two
+        words, so that every phrase is a slice of the text a reviewer can find.
+        """
+        column = self.labels.index(label)
+        counts, spans = features(text, self.char_ngrams, with_spans=True)
+        rows, values = self._vector(counts)
+        if not len(rows):
+            return []
+        names = [name for name in counts if name in self._index]
+        contributions = values * self._weights[rows, column]
+        by_span: dict[tuple[int, int], float] = {}
+        for name, contribution in zip(names, contributions, strict=True):
+            span = spans[name]
+            by_span[span] = by_span.get(span, 0.0) + float(contribution)
+        ranked = sorted(((w, s) for s, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1]))
+        return [
+            Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
+        ]
+
+
+_shipped: RiskClassifier | None = None
+_shipped_lock = threading.Lock()
+
+
+def shipped_classifier() -> RiskClassifier:
+    """One parsed copy of the shipped model per process (parsing costs a fraction of a second)."""
+    global _shipped
+    if _shipped is None:
+        with _shipped_lock:
+            if _shipped is None:
+                _shipped = RiskClassifier.shipped()
+    return _shipped
+
+
+class ClassifierDetector:
+    """Reports each label whose score reaches its reporting floor, with the phrases behind it.
+
+    ``min_scores`` lowers or raises the floor per label (the policy compiler passes the lowest
+    ``min_score`` its rules ask for); by default the floor is the model's own threshold, chosen by
+    cross-validation on the training split. A finding always carries that threshold, so the "why"
+    trace shows the score against it.
+    """
+
+    name: ClassVar[str] = "classifier"
+
+    def __init__(
+        self,
+        model: RiskClassifier | None = None,
+        *,
+        labels: Iterable[str] | None = None,
+        min_scores: Mapping[str, float] | None = None,
+        detect_language: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self._model = model
+        self._labels = tuple(labels) if labels is not None else None
+        self._min_scores = dict(min_scores or {})
+        self._detect_language = detect_language
+
+    @property
+    def model(self) -> RiskClassifier:
+        if self._model is None:
+            self._model = shipped_classifier()
+        return self._model
+
+    def _checked_labels(self) -> tuple[str, ...]:
+        known = self.model.labels
+        wanted = self._labels if self._labels is not None else known
+        unknown = sorted(set(wanted) - set(known)) + sorted(set(self._min_scores) - set(known))
+        if unknown:
+            raise ValueError(f"unknown classifier label(s) {unknown}; the model knows {list(known)}")
+        return wanted
+
+    def _language(self, record: TextRecord) -> str | None:
+        if record.lang:
+            return record.lang
+        return self._detect_language(record.text) if self._detect_language else None
+
+    def findings(self, text: str, lang: str | None) -> list[Finding]:
+        if lang not in LANGUAGES or not text.strip():
+            return []
+        model = self.model
+        found = []
+        for label, score in model.score(text).items():
+            if self._labels is not None and label not in self._labels:
+                continue
+            threshold = model.thresholds[label]
+            if score < self._min_scores.get(label, threshold):
+                continue
+            phrases = model.explain(text, label)
+            found.append(
+                Finding(
+                    "classifier",
+                    label,
+                    0,
+                    len(text),
+                    round(score, 4),
+                    f"risk_classifier:{model.sha256[:12]}",
+                    {
+                        "threshold": threshold,
+                        "above_threshold": score >= threshold,
+                        "phrases": [phrase.as_dict() for phrase in phrases],
+                        "model": model.model,
+                        "model_sha256": model.sha256,
+                    },
+                )
+            )
+        return found
+
+    def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
+        if not plan.wants(self.name):
+            return [[] for _ in posts]
+        self._checked_labels()
+        return [self.findings(post.text, self._language(post)) for post in posts]
