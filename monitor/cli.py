@@ -43,6 +43,15 @@ def _mount_review() -> None:
 _mount_review()
 
 
+def _mount_ingest() -> None:
+    from monitor.ingest.cli import ingest
+
+    app.command()(ingest)
+
+
+_mount_ingest()
+
+
 class DetectMode(StrEnum):
     PLAN = "plan"
     ALL = "all"

@@ -41,6 +41,11 @@ class Metrics:
     brand_sentiment: Gauge
     brand_volume: Gauge
     spike_alerts: Counter
+    ingest_records_read: Counter
+    ingest_posts_produced: Counter
+    ingest_records_skipped: Counter
+    ingest_posts_acknowledged: Counter
+    ingest_fetch_failures: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -158,6 +163,34 @@ class Metrics:
                 "veille_spike_alerts",
                 "E-reputation alerts raised, by brand and kind (negative, volume, crisis)",
                 ["brand", "kind"],
+                **kwargs,
+            ),
+            # `veille ingest --follow`: reconciliation of a live source (monitor.ingest.manifest).
+            ingest_records_read=Counter(
+                "veille_ingest_records_read", "Source records read by `veille ingest`", ["format"], **kwargs
+            ),
+            ingest_posts_produced=Counter(
+                "veille_ingest_posts_produced",
+                "Posts `veille ingest` wrote to its output or sent to the input topics",
+                ["format"],
+                **kwargs,
+            ),
+            ingest_records_skipped=Counter(
+                "veille_ingest_records_skipped",
+                "Source records `veille ingest` read but did not produce, by reason",
+                ["format", "reason"],
+                **kwargs,
+            ),
+            ingest_posts_acknowledged=Counter(
+                "veille_ingest_posts_acknowledged",
+                "Posts sent by `veille ingest --produce` that the broker acknowledged",
+                ["format"],
+                **kwargs,
+            ),
+            ingest_fetch_failures=Counter(
+                "veille_ingest_fetch_failures",
+                "Polls of a live source that failed (connection error, timeout, HTTP error status)",
+                ["format"],
                 **kwargs,
             ),
         )

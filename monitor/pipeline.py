@@ -124,6 +124,10 @@ class Pipeline:
                 origin = dict(origins[i]) if origins is not None else {}
                 if result.post.url:
                     origin.setdefault("url", result.post.url)
+                # A reviewer asks for the rest of the thread by these ids (set by `veille ingest`).
+                for key in ("thread_id", "reply_to"):
+                    if result.post.metadata.get(key):
+                        origin.setdefault(key, result.post.metadata[key])
                 for hit in result.hits:
                     if self.metrics is not None:
                         mode = "shadow" if hit.shadow else "alert"
