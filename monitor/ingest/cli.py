@@ -85,16 +85,16 @@ def ingest(
     """
     from kafka.errors import KafkaError
 
-    from monitor.cli import _configure_logging
     from monitor.ingest.base import Context
     from monitor.ingest.manifest import Manifest, Reconciler
     from monitor.ingest.people import Directory, DirectoryError
     from monitor.ingest.run import FORMATS, JsonlOutput, KafkaOutput, ingest_path
     from monitor.ingest.tabular import MappingError, parse_mapping
+    from monitor.process import configure_logging
     from monitor.produce import ProduceError
     from monitor.settings import Settings
 
-    _configure_logging(verbose)
+    configure_logging(verbose)
     spec = FORMATS[source_format.value]
     is_url = path_or_url.startswith(("http://", "https://"))
     if is_url and spec.poller is None:
