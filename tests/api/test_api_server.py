@@ -104,3 +104,26 @@ def test_the_api_package_never_imports_kafka() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_veille_api_takes_host_and_port_flags_over_the_environment(tmp_path: Path) -> None:
+    from_env, from_flag = free_port(), free_port()
+    env = {
+        **os.environ,
+        "VEILLE_DATA_DIR": str(tmp_path / "data"),
+        "VEILLE_API_HOST": "127.0.0.2",  # overridden by --host below
+        "VEILLE_API_PORT": str(from_env),
+    }
+    env.pop("VEILLE_DATABASE_URL", None)
+    command = [sys.executable, "-c", "from monitor.cli import main; main()", "api"]
+    server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(from_flag)], env=env, cwd=tmp_path)
+    try:
+        wait_until_up(f"http://127.0.0.1:{from_flag}", server)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.2:{from_env}/healthz", timeout=1)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
