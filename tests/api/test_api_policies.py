@@ -69,7 +69,8 @@ def test_try_a_text_answers_what_policies_explain_answers(
         for clause in rule["clauses"]:
             assert f"because {clause}" in cli.output
 
-    clean = api.post("/api/v1/policies/try", json={"text": "Bonne journée à toute l'équipe", "jurisdiction": "FR"})
+    greeting = {"text": "Bonne journée à toute l'équipe", "jurisdiction": "FR"}
+    clean = api.post("/api/v1/policies/try", json=greeting)
     assert clean.json()["rules"] == []
     refused = api.post("/api/v1/policies/try", json={"text": "x", "jurisdiction": "France"})
     assert refused.status_code == 422 and "jurisdiction" in refused.text

@@ -36,7 +36,8 @@ def _walk(client: httpx.Client, params: dict[str, Any]) -> list[str]:
     seen: list[str] = []
     cursor = None
     while True:
-        body = client.get("/api/v1/alerts", params={**params, **({"cursor": cursor} if cursor else {})}).json()
+        page = {**params, **({"cursor": cursor} if cursor else {})}
+        body = client.get("/api/v1/alerts", params=page).json()
         seen.extend(a["id"] for a in body["data"])
         cursor = body["next_cursor"]
         if cursor is None:
@@ -58,9 +59,8 @@ def test_channel_and_assignee_filters(queue: httpx.Client, seed_alerts: list[Ale
     assert set(_walk(queue, {"channel": "x", "limit": 500})) == on_x
 
     fr_open = {a.id for a in seed_alerts if a.jurisdiction == "FR" and a.status == "open"}
-    done = queue.post(
-        "/api/v1/bulk/assign", json={"assignee": "c.dupont", "filter": {"jurisdiction": ["FR"], "status": ["open"]}}
-    ).json()
+    fr_filter = {"jurisdiction": ["FR"], "status": ["open"]}
+    done = queue.post("/api/v1/bulk/assign", json={"assignee": "c.dupont", "filter": fr_filter}).json()
     assert set(done["changed"]) == fr_open
     mine = queue.get("/api/v1/alerts", params={"assignee": "c.dupont", "limit": 500}).json()
     assert {a["id"] for a in mine["data"]} == fr_open and mine["count"] == len(fr_open)

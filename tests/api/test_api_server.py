@@ -116,7 +116,8 @@ def test_veille_api_takes_host_and_port_flags_over_the_environment(tmp_path: Pat
     }
     env.pop("VEILLE_DATABASE_URL", None)
     command = [sys.executable, "-c", "from monitor.cli import main; main()", "api"]
-    server = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(from_flag)], env=env, cwd=tmp_path)
+    flags = ["--host", "127.0.0.1", "--port", str(from_flag)]
+    server = subprocess.Popen([*command, *flags], env=env, cwd=tmp_path)
     try:
         wait_until_up(f"http://127.0.0.1:{from_flag}", server)
         with pytest.raises(httpx.TransportError):
