@@ -92,6 +92,7 @@ class AlertQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    id: Annotated[list[str], Field(min_length=1, max_length=500)] | None = None
     status: Annotated[list[AlertStatus], Field(min_length=1)] | None = None
     severity: Annotated[list[Severity], Field(min_length=1)] | None = None
     jurisdiction: FilterList | None = None

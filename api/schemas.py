@@ -99,6 +99,9 @@ class AlertFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: list[_FilterValue] = Field(
+        default_factory=list, max_length=500, description="alert id; repeatable (a bulk selection)"
+    )
     status: list[AlertStatus] = Field(default_factory=list, max_length=100, description="repeatable")
     severity: list[Severity] = Field(default_factory=list, max_length=100, description="repeatable")
     jurisdiction: list[_FilterValue] = Field(
@@ -135,6 +138,7 @@ class AlertFilters(BaseModel):
             )
         try:
             return AlertQuery(
+                id=self.id or None,
                 status=self.status or None,
                 severity=self.severity or None,
                 jurisdiction=self.jurisdiction or None,

@@ -67,6 +67,8 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
     """The conditions of ``q`` other than its cursor and limit."""
     c = alerts_table.c
     where: list[sa.ColumnElement[bool]] = []
+    if q.id:
+        where.append(c.id.in_(q.id))
     if q.status:
         where.append(c.status.in_([s.value for s in q.status]))
     if q.severity:

@@ -66,3 +66,12 @@ def test_channel_and_assignee_filters(queue: httpx.Client, seed_alerts: list[Ale
     assert {a["id"] for a in mine["data"]} == fr_open and mine["count"] == len(fr_open)
     assert queue.get("/api/v1/alerts", params={"assignee": "nobody"}).json()["count"] == 0
     assert queue.get("/api/v1/alerts", params={"order": "sideways"}).status_code == 422
+
+
+def test_bulk_assign_a_selection_by_id(queue: httpx.Client, seed_alerts: list[Alert]) -> None:
+    chosen = [seed_alerts[i].id for i in (3, 8, 21)]
+    done = queue.post("/api/v1/bulk/assign", json={"assignee": "m.leroy", "filter": {"id": chosen}}).json()
+    assert sorted(done["changed"]) == sorted(chosen)
+    mine = queue.get("/api/v1/alerts", params={"assignee": "m.leroy", "limit": 500}).json()
+    assert sorted(a["id"] for a in mine["data"]) == sorted(chosen)
+    assert queue.get("/api/v1/alerts", params={"id": chosen[:2]}).json()["count"] == 2
