@@ -2,6 +2,7 @@
 // Each chart is a <figure> whose SVG has a text alternative, and each data point a <title>.
 
 const SVG = "http://www.w3.org/2000/svg";
+// The viewBox width: pick it close to the width the chart gets on screen, so that text keeps its size.
 const WIDTH = 640;
 const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
 
@@ -30,8 +31,8 @@ function shortTime(date, spanMs) {
 }
 
 // points: [{x: Date, y: number|null}]; markers: [{x: Date, label, kind}] drawn as vertical lines.
-export function lineChart({ title, points, markers = [], format = (v) => String(v), yMin, yMax, height = 190 }) {
-  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "line-chart" });
+export function lineChart({ title, points, markers = [], format = (v) => String(v), yMin, yMax, height = 190, width = WIDTH }) {
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "line-chart" });
   const values = points.filter((p) => p.y !== null && p.y !== undefined).map((p) => p.y);
   const low = yMin ?? Math.min(0, ...values);
   let high = yMax ?? Math.max(1, ...values);
@@ -39,13 +40,13 @@ export function lineChart({ title, points, markers = [], format = (v) => String(
   const x0 = points.length ? points[0].x.getTime() : 0;
   const x1 = points.length ? points[points.length - 1].x.getTime() : 1;
   const span = Math.max(x1 - x0, 1);
-  const innerW = WIDTH - PAD.left - PAD.right;
+  const innerW = width - PAD.left - PAD.right;
   const innerH = height - PAD.top - PAD.bottom;
   const sx = (t) => PAD.left + ((t - x0) / span) * innerW;
   const sy = (v) => PAD.top + innerH - ((v - low) / (high - low)) * innerH;
 
   for (const tick of [low, (low + high) / 2, high]) {
-    chart.append(svg("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: sy(tick), y2: sy(tick), class: "grid" }));
+    chart.append(svg("line", { x1: PAD.left, x2: width - PAD.right, y1: sy(tick), y2: sy(tick), class: "grid" }));
     chart.append(svg("text", { x: PAD.left - 6, y: sy(tick) + 4, class: "axis", "text-anchor": "end" }, format(tick)));
   }
   const ticks = Math.min(5, points.length);
@@ -86,15 +87,15 @@ export function lineChart({ title, points, markers = [], format = (v) => String(
 }
 
 // items: [{label, value}] as horizontal bars, largest scale = the biggest value.
-export function barChart({ title, items, format = (v) => String(v) }) {
+export function barChart({ title, items, format = (v) => String(v), width = WIDTH }) {
   const row = 26;
   const height = Math.max(row * items.length + 8, 34);
-  const chart = svg("svg", { viewBox: `0 0 ${WIDTH} ${height}`, class: "bar-chart" });
-  const labelW = 150;
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "bar-chart" });
+  const labelW = Math.min(150, width / 4);
   const max = Math.max(1, ...items.map((i) => i.value || 0));
   items.forEach((item, i) => {
     const y = 4 + i * row;
-    const w = ((item.value || 0) / max) * (WIDTH - labelW - 90);
+    const w = ((item.value || 0) / max) * (width - labelW - 90);
     chart.append(svg("text", { x: labelW - 8, y: y + 16, class: "axis label", "text-anchor": "end" }, item.label));
     const bar = svg("rect", { x: labelW, y: y + 3, width: Math.max(w, 1), height: row - 8, class: "bar point" });
     bar.append(svg("title", {}, `${item.label}: ${format(item.value)}`));
