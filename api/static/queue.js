@@ -8,6 +8,7 @@ import { closeDetail, detailOpenFor, openDetail } from "./detail.js";
 const PAGE_SIZE = 50;
 const FIELDS = ["status", "severity", "jurisdiction", "rule", "channel", "source", "assignee", "since", "until", "order"];
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
+const SHORT_TIME = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
 
 // <input type="datetime-local"> speaks the reader's local time; the URL and the API speak ISO instants.
 function localToIso(value) {
@@ -21,8 +22,11 @@ function isoToLocal(value) {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
+// Letters are shortcuts unless the reader is typing in a field (a checkbox is not a field).
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "SELECT", "TEXTAREA"].includes(target.tagName));
+  if (!(target instanceof HTMLElement)) return false;
+  if (target instanceof HTMLInputElement) return !["checkbox", "radio", "button", "submit"].includes(target.type);
+  return target.isContentEditable || ["SELECT", "TEXTAREA"].includes(target.tagName);
 }
 
 export function mountQueue(ctx) {
@@ -98,9 +102,9 @@ export function mountQueue(ctx) {
     const rule = el("div");
     rule.append(el("div", alert.rule_title), el("div", alert.rule_id, "muted small"));
     row.append(
-      cell(pick, "pick"), cell(timeEl(alert.created_at)), cell(severityBadge(alert.severity)), cell(rule, "rule"),
-      cell(alert.jurisdiction), cell(`${alert.channel} · ${alert.source}`), cell(words(alert.status)),
-      cell(alert.assignee || "—"),
+      cell(pick, "pick"), cell(timeEl(alert.created_at, SHORT_TIME), "when"), cell(severityBadge(alert.severity)),
+      cell(rule, "rule"), cell(alert.jurisdiction), cell(`${alert.channel} · ${alert.source}`, "col-channel"),
+      cell(words(alert.status)), cell(alert.assignee || "—", "col-assignee"),
     );
     row.classList.toggle("picked", state.selected.has(alert.id));
     row.classList.toggle("selected", detailOpenFor(alert.id));
