@@ -77,7 +77,7 @@ function changes(entry) {
   return keys.map((key) => `${words(key)}: ${before[key] ?? "—"} → ${after[key] ?? "—"}`).join(", ");
 }
 
-async function review(alert) {
+function resetForms(alert) {
   $("transition-to").replaceChildren(...TRANSITIONS[alert.status].map((s) => {
     const item = el("option", words(s));
     item.value = s;
@@ -90,6 +90,9 @@ async function review(alert) {
   $("assignee").value = alert.assignee || "";
   $("revealed").replaceChildren();
   $("reveal-form").hidden = !alert.evidence.some((e) => e.personal);
+}
+
+async function history(alert) {
   const [comments, occurrences, audit] = await Promise.all([
     getJson(path("/comments")),
     getJson(path("/occurrences")),
@@ -149,8 +152,9 @@ export async function openDetail(id, { closeWithVerdict = false, returnFocus = n
   document.body.classList.add("with-detail");
   if (wasHidden) $("detail").scrollTop = 0;
   if (reviewer) {
+    resetForms(alert);
     try {
-      await review(alert);
+      await history(alert);
     } catch (error) {
       showError(`Could not load the alert's history: ${error.message}`);
     }
@@ -234,7 +238,7 @@ export function mountDetail(ctx) {
         return li;
       });
       showError("");
-      await review(state.alert); // the reveal is in the audit log now
+      await history(state.alert); // the reveal is in the audit log now
     } catch (error) {
       showError(`Could not reveal: ${error.message}`);
     }

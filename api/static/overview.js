@@ -18,8 +18,8 @@ function card(title, ...children) {
   return node;
 }
 
-function table(headers, rows) {
-  const node = el("table", null, "compact");
+function table(headers, rows, className = "") {
+  const node = el("table", null, `compact ${className}`);
   const head = el("tr");
   for (const h of headers) { const th = el("th", h); th.scope = "col"; head.append(th); }
   node.createTHead().append(head);
@@ -69,17 +69,17 @@ export function mountOverview(ctx) {
         card("Alerts over time",
           lineChart({ width: CARD, title: `New alerts per ${bucket}`, points: filled(series.series, bucket, since, to), format: (v) => String(Math.round(v)) })),
         card("Review times",
-          table(["", "reviewed", "median", "90th percentile"], [
+          table(["", "reviewed", "median", "90th pct."], [
             ["to acknowledge", times.time_to_acknowledge.count, duration(times.time_to_acknowledge.median_seconds), duration(times.time_to_acknowledge.p90_seconds)],
             ["to close", times.time_to_close.count, duration(times.time_to_close.median_seconds), duration(times.time_to_close.p90_seconds)],
           ])),
         card("Precision per rule",
           precision.rules.length
-            ? table(["rule", "closed", "true pos.", "false pos.", "precision"], precision.rules.map((r) => [r.rule_id, r.closed_with_verdict, r.true_positive, r.false_positive, `${Math.round(r.precision * 100)}%`]))
+            ? table(["rule", "closed", "true +", "false +", "precision"], precision.rules.map((r) => [r.rule_id, r.closed_with_verdict, r.true_positive, r.false_positive, `${Math.round(r.precision * 100)}%`]), "rules")
             : el("p", "No alert closed with a verdict in this range.", "muted")),
         card("Most false positives",
           falsePositives.rules.length
-            ? table(["rule", "false positives", "precision"], falsePositives.rules.map((r) => [r.rule_id, r.false_positive, `${Math.round(r.precision * 100)}%`]))
+            ? table(["rule", "false positives", "precision"], falsePositives.rules.map((r) => [r.rule_id, r.false_positive, `${Math.round(r.precision * 100)}%`]), "rules")
             : el("p", "No false positive in this range.", "muted")),
       ];
       if (ctx.canReview()) cards.splice(2, 0, await oldestCritical());

@@ -98,13 +98,18 @@ def seed_alerts() -> list[Alert]:
               minutes_ago=60 * 29, source="external", channel="*", author_id="*",
               post_id=f"crisis:ExampleCo:{spike_post('ExampleCo', 60 * 29).split(':', 4)[4]}"),
     ]
-    rules = [("fr-hr-data", "Données RH de salariés", Severity.HIGH), ("eu-insider-info", "Insider information",
-             Severity.CRITICAL), ("us-finra-promissory", "Promissory language", Severity.MEDIUM),
-             ("global-secret-token", "Secret or API key posted", Severity.LOW)]  # fmt: skip
+    rules = [
+        ("fr-hr-data", "Données RH de salariés", Severity.HIGH),
+        ("eu-insider-info", "Insider information", Severity.CRITICAL),
+        ("us-finra-promissory", "Promissory language", Severity.MEDIUM),
+        ("global-secret-token", "Secret or API key posted", Severity.LOW),
+    ]
     for i in range(40):
         rule_id, title, severity = rules[i % len(rules)]
-        alerts.append(alert(10 + i, rule_id, title, severity, minutes_ago=60 * 24 * (i % 9) + 90 + i,
-                            jurisdiction=("FR", "EU", "US", "UK")[i % 4], channel=("teams-fr", "slack")[i % 2]))
+        minutes_ago = 60 * 24 * (i % 9) + 90 + i  # spread over nine days
+        jurisdiction, channel = ("FR", "EU", "US", "UK")[i % 4], ("teams-fr", "slack")[i % 2]
+        alerts.append(alert(10 + i, rule_id, title, severity, minutes_ago=minutes_ago,
+                            jurisdiction=jurisdiction, channel=channel))
     return alerts
 
 
@@ -128,9 +133,10 @@ def seed_windows(rep: ReputationStore) -> None:
         burst = abs(back - 30 * 3600) < 2 * 3600
         volume = 6 + hour % 5 + (30 if burst else 0)
         negatives = (volume * 4) // 5 if burst else volume // 5
+        terms = {"refund": negatives, "delay": negatives // 2} if negatives else {}
+        compound = -0.5 * negatives + 0.3 * (volume - negatives)
         rows.append(WindowRow("ExampleCo", "FR", "external", start, volume, volume, negatives,
-                              compound_sum=-0.5 * negatives + 0.3 * (volume - negatives),
-                              negative_terms={"refund": negatives, "delay": negatives // 2} if negatives else {}))
+                              compound_sum=compound, negative_terms=terms))
         rows.append(WindowRow("OtherBrand", "FR", "external", start, 4, 4, 1, compound_sum=0.6))
     rep.save({}, {}, rows)
 

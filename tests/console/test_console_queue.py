@@ -60,9 +60,9 @@ def test_a_new_alert_appears_without_reload_with_a_count_of_unseen_ones(
     now = datetime.now(UTC)
     fresh = Alert(
         id=alert_id("post-live", "fr-nir-in-post"), rule_id="fr-nir-in-post", rule_title="Live NIR alert",
-        severity=Severity.CRITICAL, jurisdiction="FR", source="internal", channel="teams-fr", post_id="post-live",
-        author_id="u-live", author_role="employee", post_created_at=now - timedelta(seconds=5), created_at=now,
-        policy_version="v-console",
+        severity=Severity.CRITICAL, jurisdiction="FR", source="internal", channel="teams-fr",
+        post_id="post-live", author_id="u-live", author_role="employee",
+        post_created_at=now - timedelta(seconds=5), created_at=now, policy_version="v-console",
     )  # fmt: skip
     assert console.store.add_many([fresh]) == [fresh.id]
     first = page.locator(ROWS).first
@@ -113,7 +113,8 @@ def test_keyboard_open_then_close_with_a_verdict_writes_the_audit_entry(
     stored = console.store.get(target.id)
     assert stored.status is AlertStatus.CLOSED and stored.verdict is Verdict.TRUE_POSITIVE
     assert stored.ticket == "DPO-42"
-    entries = [e for e in console.store.audit_entries(target=f"alert:{target.id}") if e.action == "alert.transition"]
+    entries = console.store.audit_entries(target=f"alert:{target.id}")
+    entries = [e for e in entries if e.action == "alert.transition"]
     assert entries and entries[-1].actor == "officer-1" and entries[-1].after["status"] == "closed"
 
 
@@ -167,16 +168,18 @@ def test_every_action_of_the_detail_panel_is_reachable_at_1280x720(
     page.locator("#silence-similar summary").click()
     viewport = page.viewport_size
     assert viewport is not None
-    actions = ["#transition-form button", "#assign-form button[type=submit]", "#assign-me", "#comment-form button",
-               "#silence-similar-form button", "#reveal-form button", "#close-detail"]  # fmt: skip
+    actions = [
+        "#transition-form button", "#assign-form button[type=submit]", "#assign-me", "#comment-form button",
+        "#silence-similar-form button", "#reveal-form button", "#close-detail",
+    ]  # fmt: skip
     for selector in actions:
         button = page.locator(selector)
         button.scroll_into_view_if_needed()
         box = button.bounding_box()
         assert box is not None, selector
         # Wholly inside the window, and the element on top at its centre is the button itself.
-        assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], (selector, box)
-        assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (selector, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (selector, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (selector, box)
         on_top = page.evaluate(
             "([x, y]) => document.elementFromPoint(x, y).closest('button, summary')?.outerHTML ?? ''",
             [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],

@@ -60,7 +60,9 @@ def test_each_role_sees_its_pages_and_its_name(
     assert page.evaluate("sessionStorage.length") == 0
 
 
-def test_a_bad_token_is_refused_with_the_reason(console: Any, screen: Callable[..., Page], shot: Shot) -> None:
+def test_a_bad_token_is_refused_with_the_reason(
+    console: Any, screen: Callable[..., Page], shot: Shot
+) -> None:
     page = screen(allow_status=(401,))
     page.goto(console.url + "/")
     expect(page.locator("#page-signin")).to_be_visible()
@@ -69,3 +71,24 @@ def test_a_bad_token_is_refused_with_the_reason(console: Any, screen: Callable[.
     page.click("#token-form button")
     expect(page.locator("#error")).to_contain_text("the bearer token is not valid")
     expect(page.locator("#page-signin")).to_be_visible()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 720), (1920, 1080)])
+def test_every_page_fits_the_window_width(
+    console: Any, screen: Callable[..., Page], shot: Shot, width: int, height: int
+) -> None:
+    page = screen(width, height)
+    console.sign_in(page, Role.ADMIN)
+    for view, ready in READY.items():
+        page.locator(f"#nav-list a[data-page='{view}']").click()
+        expect(page.locator(ready).first).to_be_visible()
+        # Readable means no sideways scrolling: the page is never wider than the window.
+        wide = page.evaluate(f"""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > {width})
+            .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)""")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (view, wide)
+        shot(page, f"admin-{view}-{width}x{height}")
+    page.locator("#nav-list a[data-page='queue']").click()
+    page.locator("#alerts tbody tr").first.click()
+    expect(page.locator("#detail")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    shot(page, f"admin-queue-detail-{width}x{height}")
