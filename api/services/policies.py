@@ -50,7 +50,7 @@ class RuleInfo(BaseModel):
     when: dict[str, Any] = Field(description="the condition tree, as written in the pack")
     exceptions: list[dict[str, Any]] = Field(description="named conditions that suppress a match")
     references: list[str]
-    remediation: str | None
+    remediation: str | None = None
     tests: RuleTests
 
 
@@ -176,29 +176,15 @@ class PolicyCatalogue:
             )
             for plan in policies.plans.values()
         ]
-        rules = []
-        for _, rule in policies.rules():
-            spec = rule.spec
-            rules.append(
-                RuleInfo(
-                    id=spec.id,
-                    title=spec.title,
-                    description=spec.description,
-                    severity=spec.severity,
-                    maturity=spec.maturity,
-                    sources=list(spec.sources),
-                    tags=list(spec.tags),
-                    pack=rule.pack,
-                    origin=rule.origin,
-                    when=spec.when.model_dump(mode="json", by_alias=True, exclude_none=True),
-                    exceptions=[
-                        e.model_dump(mode="json", by_alias=True, exclude_none=True) for e in spec.exceptions
-                    ],
-                    references=list(spec.references),
-                    remediation=spec.remediation,
-                    tests=RuleTests(match=list(spec.tests.match), no_match=list(spec.tests.no_match)),
-                )
+        # RuleInfo declares the pack's own fields under the same names: the spec as written, plus where.
+        rules = [
+            RuleInfo(
+                **rule.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+                pack=rule.pack,
+                origin=rule.origin,
             )
+            for _, rule in policies.rules()
+        ]
         return PolicyCatalog(
             version=policies.version, files=list(policies.files), jurisdictions=jurisdictions, rules=rules
         )
@@ -231,17 +217,8 @@ class PolicyCatalogue:
             findings=_spans(request.text, result.findings),
             rules=[
                 TriedRule(
-                    rule_id=o.rule_id,
-                    title=o.title,
-                    severity=o.severity,
-                    maturity=o.maturity,
-                    pack=o.pack,
-                    shadow=o.shadow,
-                    suppressed_by=o.suppressed_by,
-                    clauses=list(o.clauses),
+                    **{k: v for k, v in vars(o).items() if k != "findings"},
                     spans=_spans(request.text, o.findings),
-                    remediation=o.remediation,
-                    references=list(o.references),
                 )
                 for o in result.outcomes
             ],

@@ -83,8 +83,11 @@ def test_every_page_fits_the_window_width(
         page.locator(f"#nav-list a[data-page='{view}']").click()
         expect(page.locator(ready).first).to_be_visible()
         # Readable means no sideways scrolling: the page is never wider than the window.
-        wide = page.evaluate(f"""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > {width})
-            .slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id)""")
+        wide = page.evaluate(
+            "w => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w)"
+            ".slice(0, 5).map(e => `${e.tagName}.${e.className}#${e.id}`)",
+            width,
+        )  # what sticks out, to name it when the check fails
         assert page.evaluate("document.documentElement.scrollWidth") <= width, (view, wide)
         shot(page, f"admin-{view}-{width}x{height}")
     page.locator("#nav-list a[data-page='queue']").click()
