@@ -119,11 +119,12 @@ document.addEventListener("DOMContentLoaded", () => {
   whenUnauthorized((message) => {
     if (session.me) { setToken(null); session.me = null; showSignIn(`Signed out: ${message}`); }
   });
-  $("token-form").addEventListener("submit", (event) => {
+  $("token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     setToken($("token").value.trim());
     $("token").value = "";
-    start();
+    await start();
+    if (session.me) $("view").focus(); // the form is gone: keyboard users continue from the page
   });
   $("sign-out").addEventListener("click", () => signOut());
   window.addEventListener("popstate", () => {

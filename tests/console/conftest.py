@@ -182,8 +182,10 @@ def screen(browser: Browser) -> Iterator[Callable[..., Page]]:
     error, and on any HTTP error answer other than the statuses the test expects to provoke."""
     pages: list[tuple[Page, list[str]]] = []
 
-    def open_page(width: int = 1440, height: int = 900, allow_status: tuple[int, ...] = ()) -> Page:
-        page = browser.new_page(viewport={"width": width, "height": height})
+    def open_page(
+        width: int = 1440, height: int = 900, allow_status: tuple[int, ...] = (), timezone_id: str = "UTC"
+    ) -> Page:
+        page = browser.new_page(viewport={"width": width, "height": height}, timezone_id=timezone_id)
         page.set_default_timeout(8_000)
         errors: list[str] = []
         expected = tuple(f"status of {status} " for status in allow_status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -95,3 +96,33 @@ def test_every_page_fits_the_window_width(
     expect(page.locator("#detail")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     shot(page, f"admin-queue-detail-{width}x{height}")
+
+
+def test_keyboard_only_sign_in_and_dates_in_the_readers_time_zone(
+    console: Any, screen: Callable[..., Page]
+) -> None:
+    page = screen(timezone_id="Asia/Tokyo")
+    page.goto(console.url + "/")
+    expect(page.locator("#token")).to_be_focused()  # the sign-in form takes the focus itself
+    page.keyboard.type(console.tokens[Role.OFFICER])
+    page.keyboard.press("Enter")
+    expect(page.locator("#who")).to_have_text("officer-1")
+    expect(page.locator("#view")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#severity-counts button").first).to_be_focused()  # the first control of the queue
+
+    page.reload()  # a fresh page: the skip link comes first, then the navigation
+    expect(page.locator("#who")).to_have_text("officer-1")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip")).to_be_focused()
+    page.keyboard.press("Tab")
+    first_link = page.locator("#nav-list a").first
+    expect(first_link).to_be_focused()
+    outline = first_link.evaluate("a => { const s = getComputedStyle(a); return `${s.outlineStyle} ${s.outlineWidth}`; }")
+    assert outline == "solid 3px"  # the focus is visible
+
+    newest = max(console.alerts, key=lambda a: a.created_at)
+    stamp = page.locator(f"#alerts tbody tr[data-id='{newest.id}'] time")
+    expect(stamp).to_have_attribute("title", newest.created_at.isoformat().replace("+00:00", ".000Z"))
+    tokyo = newest.created_at.astimezone(ZoneInfo("Asia/Tokyo"))
+    expect(stamp).to_contain_text(f"{tokyo.hour % 12 or 12:02d}:{tokyo.minute:02d}")
