@@ -118,7 +118,8 @@ def test_keyboard_only_sign_in_and_dates_in_the_readers_time_zone(
     page.keyboard.press("Tab")
     first_link = page.locator("#nav-list a").first
     expect(first_link).to_be_focused()
-    outline = first_link.evaluate("a => { const s = getComputedStyle(a); return `${s.outlineStyle} ${s.outlineWidth}`; }")
+    style = "a => { const s = getComputedStyle(a); return `${s.outlineStyle} ${s.outlineWidth}`; }"
+    outline = first_link.evaluate(style)
     assert outline == "solid 3px"  # the focus is visible
 
     newest = max(console.alerts, key=lambda a: a.created_at)
