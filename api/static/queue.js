@@ -365,13 +365,15 @@ export function mountQueue(ctx) {
   let suggested = false;
   return {
     show() {
+      // From the moment the list is asked for: an alert stored while the first page loads still comes.
+      const since = new Date().toISOString();
       state.filters = filtersFromUrl();
       writeForm(state.filters);
       load(true);
       refreshCounts();
       if (!suggested) { suggested = true; fillRuleIds(); }
       state.abort = new AbortController();
-      stream("alerts/stream", onEvent, state.abort.signal, liveState);
+      stream(`alerts/stream?${query({ since })}`, onEvent, state.abort.signal, liveState);
     },
     hide() {
       state.abort?.abort();

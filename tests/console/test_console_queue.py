@@ -56,6 +56,7 @@ def test_a_new_alert_appears_without_reload_with_a_count_of_unseen_ones(
     page = screen()
     console.sign_in(page, Role.OFFICER)
     expect(page.locator("#live-state")).to_have_text("● live")
+    expect(page.locator("#summary")).to_contain_text("alerts shown")  # the first page is in
     before = page.locator(ROWS).count()
     now = datetime.now(UTC)
     fresh = Alert(

@@ -108,6 +108,7 @@ def test_keyboard_only_sign_in_and_dates_in_the_readers_time_zone(
     page.keyboard.press("Enter")
     expect(page.locator("#who")).to_have_text("officer-1")
     expect(page.locator("#view")).to_be_focused()
+    expect(page.locator("#severity-counts button")).to_have_count(5)
     page.keyboard.press("Tab")
     expect(page.locator("#severity-counts button").first).to_be_focused()  # the first control of the queue
 
