@@ -19,6 +19,7 @@ from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
 from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, Pseudonymizer, get_store
 from api.schemas import AlertFilters
+from api.services.alert_stream import StreamSlots
 from api.services.brands import BrandReports, WindowQuery
 from monitor.settings import Settings
 
@@ -33,6 +34,11 @@ def get_pseudonymizer(request: Request) -> Pseudonymizer:
     return pseudonymizer
 
 
+def get_stream_slots(request: Request) -> StreamSlots:
+    slots: StreamSlots = request.app.state.stream_slots
+    return slots
+
+
 def get_readiness_checks(request: Request) -> Mapping[str, Callable[[], None]]:
     checks: Mapping[str, Callable[[], None]] = request.app.state.readiness_checks
     return checks
@@ -42,6 +48,7 @@ StoreDep = Annotated[SqlAlertStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PseudonymizerDep = Annotated[Pseudonymizer, Depends(get_pseudonymizer)]
 ReadinessChecksDep = Annotated[Mapping[str, Callable[[], None]], Depends(get_readiness_checks)]
+StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 
 # The caller, once authenticated and allowed (see api.auth for who each guard lets in).
 ReaderDep = Annotated[Actor, Depends(READERS)]
