@@ -50,7 +50,10 @@ class ChangeFeed:
         changes = self._store.changes_after(self.position, limit=PAGE_SIZE)
         if changes:
             self.position = changes[-1].position
-            self._passed.update(change.position for change in changes)
+            # Only what the next look behind can reach: a stream catching up on a day of changes
+            # must not remember them all.
+            recent = datetime.now(UTC) - LOOKBACK
+            self._passed.update(change.position for change in changes if change.position[0] >= recent)
         return changes
 
 

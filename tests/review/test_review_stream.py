@@ -14,9 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from alerts.audit import CLI_ACTOR
 from alerts.model import Alert
+from alerts.sql import alerts as alert_rows
+from alerts.sql.schema import alerts_table
 from alerts.tokens import Role
 
 PATH = "/api/v1/alerts/stream"
@@ -195,6 +198,31 @@ def test_last_event_id_resumes_exactly_after_that_event(
     assert [(e.kind, e.data["id"]) for e in earlier.events] == [
         ("new", second.id), ("new", third.id), ("changed", first.id)
     ]
+
+
+def test_a_change_committed_behind_the_stream_is_sent_once_and_not_again_on_resume(
+    live: Callable[[str], Any], database_url: str, alert_factory: Callable[..., Alert]
+) -> None:
+    app = live(database_url)
+    officer = app.tokens[Role.OFFICER]
+    ahead = alert_factory(40, "fr.pii.email", personal=True)
+    behind = alert_factory(41, "eu.pii.phone", personal=True)
+    reader = read_stream(app.url, officer, quiet=3)
+    app.store.add_many([ahead])
+    [sent] = wait_for(reader, 1)
+    # A writer (another worker) stamped `behind` before `ahead` was stored, and committed after the
+    # stream had passed `ahead`: its change appears behind the stream's position.
+    c = alerts_table.c
+    with app.store.engine.begin() as connection:
+        stamp = connection.execute(sa.select(c.changed_at).where(c.id == ahead.id)).scalar_one()
+        # Just behind: the stream started a few milliseconds before `ahead`, and sends nothing older.
+        alert_rows.add_many(connection, [behind], stamp - timedelta(microseconds=1), None)
+    assert reader.ended.wait(15)
+    assert [(e.kind, e.data["id"]) for e in reader.events] == [("new", ahead.id), ("new", behind.id)]
+    # Its event carries the stream's position, not its own: resuming from it repeats nothing.
+    assert reader.events[1].id == sent.id
+    resumed = read_stream(app.url, officer, {"Last-Event-ID": reader.events[1].id}, quiet=3)
+    assert resumed.ended.wait(15) and resumed.events == []
 
 
 def test_a_last_event_id_the_stream_did_not_send_is_refused(
