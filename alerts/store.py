@@ -10,7 +10,7 @@ worker may commit offsets only after :meth:`AlertStore.add_many` returned.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from alerts import lifecycle, tokens
 from alerts.audit import Actor, AuditEntry
 from alerts.model import Alert, AlertStatus, Verdict
-from alerts.query import AlertQuery, Page
+from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
 from alerts.silences import Silence, SilenceRequest
 from alerts.sql import alerts as alert_repo
@@ -122,10 +122,19 @@ class SqlAlertStore:
         with self._reading("query") as connection:
             return alert_repo.query(connection, q)
 
-    def changed_since(self, since: datetime, *, limit: int = 500) -> list[Alert]:
-        """Alerts created or changed by a review at or after ``since``, oldest change first."""
-        with self._reading("changed_since") as connection:
-            return alert_repo.changed_since(connection, since, limit)
+    def changes_after(self, after: Position, *, limit: int = 500) -> list[Change]:
+        """The next ``limit`` changes (an alert stored, reviewed, grouped into or anonymised) after
+        position ``after``, oldest first; page on with the last one's position."""
+        with self._reading("changes_after") as connection:
+            return alert_repo.changes_after(connection, after, limit)
+
+    def unseen_changes(
+        self, after: Position, before: Position, seen: Container[Position], *, limit: int = 5000
+    ) -> list[Change]:
+        """Changes between the positions ``after`` and ``before`` that are not in ``seen``: writers
+        stamp a change before they commit it, so one may become visible behind a reader's position."""
+        with self._reading("unseen_changes") as connection:
+            return alert_repo.unseen_changes(connection, after, before, seen, limit)
 
     def count(self, q: AlertQuery) -> int:
         with self._reading("count") as connection:
@@ -246,12 +255,15 @@ class SqlAlertStore:
             record = token_repo.create(connection, token_id, token, name, role, by, expires_at)
         return record, token
 
-    def ensure_token(self, name: str, role: Role, token: str, by: Actor) -> ApiToken:
-        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent)."""
+    def ensure_token(
+        self, name: str, role: Role, token: str, by: Actor, *, expires_at: datetime | None = None
+    ) -> ApiToken:
+        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent:
+        a stored token keeps its expiry)."""
         existing = self.authenticate(token)
         if existing is not None:
             return existing
-        return self.create_token(name, role, by, token=token)[0]
+        return self.create_token(name, role, by, token=token, expires_at=expires_at)[0]
 
     def list_tokens(self) -> list[ApiToken]:
         with self._reading("list_tokens") as connection:

@@ -8,7 +8,7 @@ the stored ``Alert`` never goes out as is. The public fields are declared once, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -164,10 +164,15 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+CheckState = Literal["ok", "unreachable", "failed"]
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or unavailable", examples=["ready"])
-    checks: dict[str, str] = Field(
-        description="each check: ok, or failed with the reason", examples=[{"store": "ok", "broker": "ok"}]
+    checks: dict[str, CheckState] = Field(
+        description="each component and its state, never an address or an error message (those are "
+        "in the API's log)",
+        examples=[{"store": "ok", "broker": "unreachable"}],
     )
 
 

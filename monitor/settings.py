@@ -66,6 +66,23 @@ class Settings(BaseSettings):
         description="an admin API token installed when the API starts (demo, first setup); "
         "format veille_<16 hex>_<43 url-safe chars>; revoke it once real tokens exist",
     )
+    bootstrap_admin_token_days: int = Field(
+        default=1, ge=1, le=365,
+        description="the bootstrap admin token expires this many days after it is installed",
+    )
+    token_expiry_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="expiry of API tokens created without an explicit one (`veille tokens create`, "
+        "POST /api/v1/tokens); a token that never expires must be asked for explicitly",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0,
+        description="larger request bodies are refused with 413 before they are read or parsed",
+    )
+    api_streams_per_token: int = Field(
+        default=3, ge=1, le=100,
+        description="alert streams one token may hold open at once in one API process; the next gets 429",
+    )
     pseudonym_key: SecretStr | None = Field(
         default=None,
         description="key for the stable author pseudonyms shown to the comms role; "
