@@ -37,30 +37,30 @@ def _lock(connection: Connection) -> None:
 
 def _head(connection: Connection) -> int:
     """The highest sequence number ever given (0 before the first)."""
-    top_seq = connection.scalar(sa.select(sa.func.max(outbox_table.c.seq)))
-    top_position = connection.scalar(sa.select(sa.func.max(sink_cursors_table.c.position)))
-    return max(int(top_seq or 0), int(top_position or 0))
+    tops = sa.union_all(
+        sa.select(sa.func.max(outbox_table.c.seq).label("top")),
+        sa.select(sa.func.max(sink_cursors_table.c.position).label("top")),
+    ).subquery()
+    return int(connection.scalar(sa.select(sa.func.max(tops.c.top))) or 0)
 
 
 def enqueue(connection: Connection, alert_ids: Sequence[str], now: datetime) -> int:
-    """Queue, in this order, those of ``alert_ids`` that are stored alerts of their own and not
-    silenced (a hit grouped into another alert has no row of its own); returns how many. Call it last
-    in the transaction that stored them."""
+    """Queue those of ``alert_ids`` that are stored alerts of their own and not silenced (a hit grouped
+    into another alert has no row of its own), oldest post first; returns how many. Call it last in the
+    transaction that stored them."""
     if not alert_ids:
-        return 0
-    c = alerts_table.c
-    eligible = set(connection.scalars(sa.select(c.id).where(c.id.in_(list(alert_ids)),
-                                                             c.silenced.is_(False))))
-    queued = [alert_id for alert_id in dict.fromkeys(alert_ids) if alert_id in eligible]
-    if not queued:
         return 0
     _lock(connection)
     base = _head(connection)
-    connection.execute(
-        sa.insert(outbox_table),
-        [{"seq": base + n, "alert_id": alert_id, "enqueued_at": now} for n, alert_id in enumerate(queued, 1)],
+    c = alerts_table.c
+    rank = sa.func.row_number().over(order_by=(c.post_created_at, c.id))
+    queued = (
+        sa.select((base + rank).label("seq"), c.id, sa.literal(now, outbox_table.c.enqueued_at.type))
+        .where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
     )
-    return len(queued)
+    columns = ["seq", "alert_id", "enqueued_at"]
+    result = connection.execute(sa.insert(outbox_table).from_select(columns, queued))
+    return int(result.rowcount)
 
 
 def register(connection: Connection, sinks: Sequence[str]) -> None:

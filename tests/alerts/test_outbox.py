@@ -43,18 +43,20 @@ def test_new_alerts_are_queued_once_and_silenced_or_grouped_hits_never(
         grouped = make_alert("p2", "fr.pii.email", author_id="a", created_at=T0 + timedelta(minutes=5),
                              post_created_at=T0 + timedelta(minutes=5))
         silenced = make_alert("p3", "fr.noisy", author_id="a")
-        other = make_alert("p4", "fr.pii.email", author_id="b")
+        other = make_alert("p4", "fr.pii.email", author_id="b", created_at=T0 - timedelta(minutes=1),
+                           post_created_at=T0 - timedelta(minutes=1))
         batch = [first, grouped, silenced, other]
         assert store.add_many(batch) == [alert.id for alert in batch]
         stored_silenced = store.get(silenced.id)
         assert stored_silenced is not None and stored_silenced.silenced
         assert store.occurrences(first.id)[1]["id"] == grouped.id
 
-        assert _queued(outbox) == [(1, first.id), (2, other.id)]
-        assert outbox.pending(0, 10)[0].alert == store.get(first.id)
+        # Oldest post first within one transaction.
+        assert _queued(outbox) == [(1, other.id), (2, first.id)]
+        assert outbox.pending(0, 10)[0].alert == store.get(other.id)
         # A replayed batch stores nothing new, so queues nothing.
         assert store.add_many(batch) == []
-        assert _queued(outbox) == [(1, first.id), (2, other.id)]
+        assert _queued(outbox) == [(1, other.id), (2, first.id)]
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry
 
@@ -18,6 +19,7 @@ from alerts.store import SqlAlertStore
 from monitor.metrics import Metrics
 
 AlertFactory = Callable[..., Alert]
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SECRET_URL = "https://hooks.example.org/services/T0/B0/s3cr3t-token?key=hunter2"
 
 
@@ -74,8 +76,9 @@ def test_a_failing_sink_backs_off_is_reported_and_gets_everything_once_back(
     delivery = SinkDelivery(outbox, receiver, "w1", batch_size=4, backoff=Backoff(1.0, 4.0), metrics=metrics,
                             rng=random.Random(1), monotonic=clock)
     outbox.register([receiver.name])
-    alerts = [make_alert() for _ in range(10)]
-    store.add_many(alerts)
+    alerts = [make_alert(created_at=T0 + timedelta(seconds=n), post_created_at=T0 + timedelta(seconds=n))
+              for n in range(10)]
+    store.add_many(alerts[::-1])
 
     receiver.down = True
     waits = []
@@ -100,7 +103,7 @@ def test_a_failing_sink_backs_off_is_reported_and_gets_everything_once_back(
     while (outcome := delivery.step()) is not Outcome.IDLE:
         outcomes.append(outcome)
     assert outcomes == [Outcome.DELIVERED] * 3  # 4 + 4 + 2
-    assert receiver.log == [alert.id for alert in alerts], "every alert once, in the order stored"
+    assert receiver.log == [alert.id for alert in alerts], "every alert once, oldest post first"
     [cursor] = outbox.cursors()
     assert (cursor["attempts"], cursor["failing_since"], cursor["last_error"]) == (0, None, None)
     assert delivery.report().pending == 0
@@ -186,5 +189,5 @@ def test_deliverers_racing_for_one_sink_deliver_each_alert_once(
         for thread in threads:
             thread.join(10)
     assert len(received) == len(set(received)) == len(stored) == 160
-    assert received == stored, "one cursor: delivered in the order stored"
+    assert received == [queued.alert.id for queued in outbox.pending(0, 1000)], "one cursor, in queue order"
     assert outbox.holder("hook") is None, "leases released at stop"
