@@ -47,8 +47,6 @@ class AlertStore(Protocol):
 
     def count_open_by_severity(self) -> dict[str, int]: ...
 
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
-
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
@@ -92,21 +90,13 @@ class SqlAlertStore:
         """Store the hits in one transaction; returns the ids (``Alert.id``, one per hit) not stored
         before, whether the hit became an alert or an occurrence of a grouped one.
 
-        A hit matching an active silence is stored all the same, with ``silenced`` set.
+        A hit matching an active silence is stored all the same, with ``silenced`` set. New alerts that
+        are not silenced are queued for the sinks in the same transaction (:mod:`alerts.outbox`).
         """
         if not alerts:
             return []
         with writing(self._engine, "add_many") as connection:
             return alert_repo.add_many(connection, alerts, datetime.now(UTC), self._group_window)
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]:
-        """Of these hit ids, those to notify the sinks about: stored as an alert of their own and not
-        silenced. A hit grouped into another alert was notified with that alert; a silenced one is
-        kept for the record, not paged."""
-        if not alert_ids:
-            return set()
-        with self._reading("publishable") as connection:
-            return alert_repo.publishable(connection, alert_ids)
 
     def occurrences(self, alert_id: str) -> list[dict[str, Any]]:
         """The hits grouped into ``alert_id`` (its own first), oldest post first."""

@@ -1,4 +1,4 @@
-"""The run loop: poll a batch, decode, detect, store, publish, commit. In that order, always.
+"""The run loop: poll a batch, decode, detect, store, commit. In that order, always.
 
 Commit protocol (what makes "at-least-once in, exactly-once alerts out" true):
 
@@ -6,35 +6,35 @@ Commit protocol (what makes "at-least-once in, exactly-once alerts out" true):
 2. Decode every record once. A malformed one goes to the DLQ (original bytes and key, reason headers).
 3. ``pipeline.process`` the posts of the batch together.
 4. ``store.add_many`` the alerts: idempotent on ``Alert.id``, so a replayed record never duplicates one.
-5. Every sink publishes *all* the batch's alerts, not only the newly stored ones: if a previous attempt
-   stored them and then a sink failed, the retry must still deliver them. Sinks are at-least-once.
-6. Flush the DLQ producer (its records must be safe before their offsets move).
-7. Commit the batch's end offsets synchronously.
+   The same transaction queues the new alerts for the sinks (the outbox, :mod:`alerts.outbox`).
+5. Flush the DLQ producer (its records must be safe before their offsets move).
+6. Commit the batch's end offsets synchronously.
 
-If any of 3-6 raises, nothing is committed: the consumer seeks back to the batch's first offsets, waits
-(exponential backoff) and polls the same records again. Nothing is skipped, and a broken store or sink
-stalls the partition (visible as consumer lag) instead of losing posts.
+If any of 3-5 raises, nothing is committed: the consumer seeks back to the batch's first offsets, waits
+(exponential backoff) and polls the same records again. Nothing is skipped, and a broken store stalls the
+partition (visible as consumer lag) instead of losing posts.
+
+Sinks are not part of the batch: they deliver from the outbox on their own threads
+(:mod:`monitor.delivery`), with their own cursors and retries. The commit depends on the store (and the
+DLQ) only, so a sink that is down delays its deliveries but never stops consumption.
 
 Rebalances: kafka-python runs the rebalance listener inside ``poll``. Since each batch is fully
 committed (or rolled back by seeking) before the next ``poll``, no processed-but-uncommitted offsets exist
 when partitions are revoked; the new owner resumes from the last committed offset. A batch whose commit
-fails because the group rebalanced meanwhile is simply replayed by the new owner: idempotent store,
-at-least-once sinks.
+fails because the group rebalanced meanwhile is simply replayed by the new owner: the idempotent store
+neither stores nor queues its alerts twice.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from types import FrameType
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -43,9 +43,9 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from alerts.model import Alert, Severity
-from alerts.sinks import AlertSink
 from monitor.kafka_io import DeadLetterWriter, make_consumer, make_producer, record_ref
 from monitor.metrics import BATCH_STAGES, Metrics
+from monitor.process import install_stop_handlers
 from monitor.records import DLQ_REASONS, MalformedRecord, decode_post
 from monitor.reload import PolicyReloader
 from monitor.reputation import ReputationAggregator
@@ -80,8 +80,6 @@ class SystemicFailure(RuntimeError):
 
 class StoreLike(Protocol):
     def add_many(self, alerts: Sequence[Alert]) -> list[str]: ...
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass
@@ -122,7 +120,6 @@ class Worker:
         settings: Settings,
         pipeline: PipelineLike,
         store: StoreLike,
-        sinks: Sequence[AlertSink],
         metrics: Metrics,
         *,
         consumer: KafkaConsumer | None = None,
@@ -135,7 +132,6 @@ class Worker:
         self.settings = settings
         self.pipeline = pipeline
         self.store = store
-        self.sinks = list(sinks)
         self.metrics = metrics
         self._consumer = consumer
         self._dlq_producer = dlq_producer
@@ -250,17 +246,6 @@ class Worker:
                 # A producer clock ahead of ours would give a negative age: count it as immediate.
                 age = max(0.0, stored_at - alert.post_created_at.timestamp())
                 self.metrics.alert_latency_seconds.labels(alert.severity.value).observe(age)
-        self._stage = "sink"
-        # Every stored alert of the batch, new or not (a retry after a sink failure must deliver what
-        # the failed attempt stored), but neither silenced ones nor hits grouped into another alert.
-        publishable = self.store.publishable([alert.id for alert in alerts]) if alerts else set()
-        to_publish = [alert for alert in alerts if alert.id in publishable]
-        for sink in self.sinks:
-            try:
-                sink.publish(to_publish)
-            except Exception:
-                self.metrics.sink_failures.labels(sink.name).inc()
-                raise
         self._stage = "dlq"
         dlq.flush()
         if self.reputation is not None:
@@ -320,8 +305,6 @@ class Worker:
             self.metrics.posts_consumed.labels(topic)
             for reason in DLQ_REASONS:
                 self.metrics.records_dead_lettered.labels(topic, reason)
-        for sink in self.sinks:
-            self.metrics.sink_failures.labels(sink.name)
         for stage in BATCH_STAGES:
             self.metrics.batch_retries.labels(stage)
         for severity in Severity:
@@ -420,37 +403,17 @@ def _batch_ref(batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> str:
     )
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT ask the loop to finish its batch, commit and close (main thread only)."""
-
-    def _handler(signum: int, _frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info("%s received: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _handler)
-    signal.signal(signal.SIGINT, _handler)
-
-
 def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Everything `veille run` needs in one process: pipeline, store, sinks, metrics, signal handlers."""
+    """Everything `veille run` needs in one process: pipeline, store, metrics, signal handlers, and the
+    delivery threads of the sinks (unless ``delivery_in_workers`` is off: then `veille deliver` runs)."""
     from alerts.store import SqlAlertStore
-    from monitor.metrics import default_metrics
+    from monitor.metrics import serve_process_metrics
     from monitor.pipeline import build_pipeline
 
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         install_stop_handlers(stop)
-    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if multiproc_dir:
-        # Created, never emptied here: other workers may already write there (the supervisor clears it).
-        os.makedirs(multiproc_dir, exist_ok=True)
-    metrics = default_metrics()
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.api_host)
-        log.info("worker metrics on http://%s:%d/metrics", settings.api_host, settings.metrics_port)
+    metrics = serve_process_metrics(settings.metrics_port, settings.api_host)
     pipeline = build_pipeline(settings, metrics=metrics)
     reloader = PolicyReloader(settings.policies_dir, metrics)
     if threading.current_thread() is threading.main_thread():
@@ -462,15 +425,16 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
     from monitor.reputation import build_aggregator
 
     reputation = build_aggregator(settings, pipeline, ReputationStore(store.engine), metrics)
-    from monitor.sinks import build_sinks
+    from monitor.delivery import Delivery, register_sinks
 
-    sinks = build_sinks(settings, make_producer(settings, client_id="veille-alerts"), metrics)
+    delivery = None
     try:
-        Worker(settings, pipeline, store, sinks, metrics, reloader=reloader, reputation=reputation).run(stop)
+        # Before the first alert is stored: a newly configured sink must not miss it.
+        register_sinks(settings, store.engine)
+        if settings.delivery_in_workers:
+            delivery = Delivery.for_settings(settings, store.engine, metrics).start()
+        Worker(settings, pipeline, store, metrics, reloader=reloader, reputation=reputation).run(stop)
     finally:
-        for sink in sinks:
-            try:
-                sink.close()
-            except Exception as exc:
-                log.warning("sink %s close failed: %s: %s", sink.name, type(exc).__name__, exc)
+        if delivery is not None:
+            delivery.stop()
         store.close()

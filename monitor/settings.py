@@ -112,8 +112,24 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key for the X-Veille-Signature header of webhooks"
     )
-    sink_attempts: int = Field(default=4, ge=1, le=20, description="tries per batch for HTTP sinks")
-    sink_backoff_seconds: float = Field(default=0.5, gt=0, le=60, description="first retry delay, doubled")
+    # Delivery from the outbox (alerts.outbox, monitor.delivery).
+    delivery_in_workers: bool = Field(
+        default=True, description="every `veille run` worker delivers the sinks from its own threads; "
+        "false: run `veille deliver` instead"
+    )
+    delivery_batch_size: int = Field(default=100, ge=1, le=10_000, description="alerts per publish call")
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often an idle deliverer looks for new alerts"
+    )
+    delivery_lease_seconds: float = Field(
+        default=120.0, ge=2, le=3600,
+        description="a sink's lease: a dead deliverer's sink is taken over after this; at least twice "
+        "the longest publish (HTTP 10 s per phase, Kafka 30 s)",
+    )
+    sink_backoff_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="first retry delay after a failed delivery, doubled"
+    )
+    sink_backoff_max_seconds: float = Field(default=300.0, gt=0, le=3600, description="longest retry delay")
 
     brands: list[BrandConfig] = Field(
         default_factory=default_brands,

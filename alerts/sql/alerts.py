@@ -3,7 +3,9 @@ and the changes the alert stream follows.
 
 Writes are idempotent on ``Alert.id``: a replayed Kafka record never duplicates an alert. Every row
 written moves ``changed_at`` to the writing transaction's time: on insert here, on any later change
-through :func:`update`, the only UPDATE of the table.
+through :func:`update`, the only UPDATE of the table. New alerts
+that are neither silenced nor grouped into another are queued for the sinks in the same transaction
+(:mod:`alerts.sql.outbox`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.engine import Connection
 from alerts.lifecycle import AlertNotFound
 from alerts.model import Alert, AlertStatus, Severity
 from alerts.query import AlertQuery, Change, Page, Position, decode_cursor, encode_cursor
+from alerts.sql import outbox
 from alerts.sql.engine import insert
 from alerts.sql.schema import alerts_table, occurrences_table
 from alerts.sql.silences import active_silences
@@ -127,7 +130,10 @@ def add_many(
         inserted = _insert_alerts(connection, fresh, now)
     else:
         inserted = _insert_grouped(connection, fresh, now, group_window)
-    return [alert_id for alert_id in by_id if alert_id in inserted]
+    new_ids = [alert_id for alert_id in by_id if alert_id in inserted]
+    # Last: the outbox lock is held from here to the commit (see alerts.sql.outbox).
+    outbox.enqueue(connection, new_ids, now)
+    return new_ids
 
 
 def _insert_alerts(connection: Connection, alerts: Sequence[Alert], now: datetime) -> set[str]:
@@ -201,12 +207,6 @@ def _occurrence(alert: Alert, group_id: str, now: datetime) -> dict[str, Any]:
         "id": alert.id, "alert_id": group_id, "post_id": alert.post_id,
         "post_created_at": alert.post_created_at, "created_at": now,
     }
-
-
-def publishable(connection: Connection, alert_ids: Sequence[str]) -> set[str]:
-    c = alerts_table.c
-    query = sa.select(c.id).where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
-    return set(connection.scalars(query))
 
 
 def occurrences(connection: Connection, alert_id: str) -> list[dict[str, Any]]:
