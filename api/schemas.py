@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
-from alerts.query import AlertQuery
+from alerts.query import AlertQuery, Instant
 from api.errors import BadRequest
 from policies.post import Source
 
@@ -106,10 +106,10 @@ class AlertFilters(BaseModel):
     )
     rule: list[_FilterValue] = Field(default_factory=list, max_length=100, description="rule id; repeatable")
     source: list[Source] = Field(default_factory=list, max_length=100, description="repeatable")
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-05T00:00:00Z; exclusive"
     )
     limit: int = Field(default=50, ge=1, le=500, description="page size")

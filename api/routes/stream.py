@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from alerts.audit import Actor
 from alerts.model import Alert
+from alerts.query import Instant
 from alerts.store import SqlAlertStore
 from alerts.tokens import Role
 from api.auth import Pseudonymizer, comms_may_see, visible_alert
@@ -54,10 +55,11 @@ async def stream(
     actor: ReaderDep,
     pseudonymize: PseudonymizerDep,
     since: Annotated[
-        datetime | None, Query(description="also send changes from this instant on (default: from now)")
+        Instant | None,
+        Query(description="also send changes from this instant on, ISO 8601 with a timezone (default: now)"),
     ] = None,
 ) -> StreamingResponse:
-    start = since.astimezone(UTC) if since is not None and since.tzinfo else datetime.now(UTC)
+    start = since if since is not None else datetime.now(UTC)
     return StreamingResponse(
         _events(request, store, actor, pseudonymize, start),
         media_type="text/event-stream",
