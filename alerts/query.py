@@ -18,7 +18,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Generic, Literal, NamedTuple, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from alerts.model import Alert, AlertStatus, Severity
 
@@ -35,6 +45,29 @@ _CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 FilterList = Annotated[list[str], Field(min_length=1, max_length=100)]
 Order = Literal["newest", "oldest"]
+
+
+def out_of_range(name: str, value: str) -> str:
+    """Why an instant was refused; the API names the parameter as the client spelled it."""
+    return (f"{name} is out of range: {value} is outside 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z "
+            "once converted to UTC")
+
+
+def _in_utc(value: datetime, info: ValidationInfo) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:59:59-01:00 parses, but is in year 10000 once in UTC: the client's mistake.
+        raise PydanticCustomError(
+            "instant_out_of_range",
+            out_of_range(info.field_name or "instant", value.isoformat()),
+            {"value": value.isoformat()},
+        ) from None
+
+
+# Every instant a client sends (filters, stream start, report ranges): timezone required, converted to
+# UTC while validating, so that an instant past the calendar's ends is a 422 naming it, never a 500.
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class InvalidCursor(ValueError):
@@ -137,8 +170,8 @@ class AlertQuery(BaseModel):
     source: FilterList | None = None
     channel: FilterList | None = None
     assignee: FilterList | None = None
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
+    since: Instant | None = None
+    until: Instant | None = None
     # Keyset order on (created_at, id); a cursor continues in the order of the page that gave it.
     order: Order = "newest"
     limit: int = Field(default=50, ge=1, le=500)
@@ -151,11 +184,6 @@ class AlertQuery(BaseModel):
         if isinstance(value, list):
             return [v.upper() if isinstance(v, str) else v for v in value]
         return value
-
-    @field_validator("since", "until")
-    @classmethod
-    def _to_utc(cls, value: datetime | None) -> datetime | None:
-        return value.astimezone(UTC) if value is not None else None
 
     @model_validator(mode="after")
     def _check_range(self) -> AlertQuery:

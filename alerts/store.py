@@ -30,7 +30,15 @@ from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
 from alerts.sql import tokens as token_repo
-from alerts.sql.engine import StoreError, StoreUnavailable, open_engine, ping_engine, reading, writing
+from alerts.sql.engine import (
+    StoreDataError,
+    StoreError,
+    StoreUnavailable,
+    open_engine,
+    ping_engine,
+    reading,
+    writing,
+)
 from alerts.tokens import ApiToken, Role
 
 
@@ -92,6 +100,8 @@ class SqlAlertStore:
 
         A hit matching an active silence is stored all the same, with ``silenced`` set. New alerts that
         are not silenced are queued for the sinks in the same transaction (:mod:`alerts.outbox`).
+        Characters the database cannot hold are replaced first (see :mod:`alerts.sql.values`); values
+        it still refuses raise :class:`StoreDataError`, and nothing of the call is stored.
         """
         if not alerts:
             return []
@@ -341,5 +351,6 @@ if TYPE_CHECKING:
         return store
 
 
-# StoreError and StoreUnavailable are what callers catch around any store call.
-__all__ = ["AlertStore", "SqlAlertStore", "StoreError", "StoreUnavailable"]
+# StoreError and its subclasses are what callers catch around any store call: StoreUnavailable (retry
+# later) and StoreDataError (these values are refused; others may not be).
+__all__ = ["AlertStore", "SqlAlertStore", "StoreDataError", "StoreError", "StoreUnavailable"]

@@ -9,12 +9,12 @@ there too (:func:`api.auth.get_store`), since authentication reads tokens from t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
 from alerts.audit import Actor
+from alerts.query import Instant
 from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
 from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, SIGNED_IN, Pseudonymizer, get_store
@@ -74,8 +74,8 @@ def get_brand_reports(request: Request, settings: SettingsDep) -> BrandReports:
 
 
 def get_window_query(
-    start: Annotated[datetime, Query(alias="from", description="ISO 8601 with a timezone, inclusive")],
-    end: Annotated[datetime, Query(alias="to", description="ISO 8601 with a timezone, exclusive")],
+    start: Annotated[Instant, Query(alias="from", description="ISO 8601 with a timezone, inclusive")],
+    end: Annotated[Instant, Query(alias="to", description="ISO 8601 with a timezone, exclusive")],
     jurisdiction: Annotated[str | None, Query(max_length=16, description="policy pack, e.g. FR")] = None,
     source: Annotated[str | None, Query(pattern="^(internal|external)$")] = None,
 ) -> WindowQuery:

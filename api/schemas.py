@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
-from alerts.query import AlertQuery, Order
+from alerts.query import AlertQuery, Instant, Order
 from api.errors import BadRequest
 from policies.post import Source
 
@@ -113,10 +113,10 @@ class AlertFilters(BaseModel):
     assignee: list[_FilterValue] = Field(
         default_factory=list, max_length=100, description="reviewer's name; repeatable"
     )
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-05T00:00:00Z; exclusive"
     )
     order: Order = Field(default="newest", description="by creation time: newest or oldest first")

@@ -41,6 +41,8 @@ class Metrics:
     sink_backlog: Gauge
     sink_oldest_undelivered_seconds: Gauge
     batch_retries: Counter
+    batches_cut_short: Counter
+    commits_refused: Counter
     build_info: Gauge
     brand_sentiment: Gauge
     brand_volume: Gauge
@@ -154,6 +156,16 @@ class Metrics:
                 "veille_batch_retries",
                 "Batches rolled back and polled again, by the step that failed",
                 ["stage"],
+                **kwargs,
+            ),
+            batches_cut_short=Counter(
+                "veille_batches_cut_short",
+                "Polls whose processing reached VEILLE_BATCH_MAX_SECONDS: the rest was polled again",
+                **kwargs,
+            ),
+            commits_refused=Counter(
+                "veille_commits_refused",
+                "Offset commits the group refused after a rebalance (e.g. a batch past max_poll_interval_ms)",
                 **kwargs,
             ),
             build_info=Gauge(

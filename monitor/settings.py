@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from detectors.config import DetectorConfig
@@ -41,10 +41,28 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=256 * 1024, gt=0)
     poll_max_records: int = Field(default=500, gt=0)
     poll_timeout_ms: int = Field(default=500, gt=0)
+    batch_max_seconds: float = Field(
+        default=60, gt=0, description="after this, a worker commits what it processed of a poll and polls "
+        "again for the rest; at most half of max_poll_interval_ms"
+    )
+    batch_chunk_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="a poll is processed and committed in chunks of records "
+        "holding at most this many bytes (at least one record each)"
+    )
+    max_poll_interval_ms: int = Field(
+        default=300_000, gt=0, description="the group takes a worker's partitions away when it does not "
+        "poll for this long (Kafka's max.poll.interval.ms)"
+    )
     # kafka-python 3.0 defaults to 45 s; a join costs about half of it on some brokers.
     session_timeout_ms: int = Field(default=10_000, gt=0)
     heartbeat_interval_ms: int = Field(default=2_000, gt=0)
     metrics_port: int | None = Field(default=None, description="worker's own /metrics port; none = off")
+    evidence_max_spans: int = Field(
+        default=50, ge=1, le=1000, description="evidence spans kept per alert (the alert counts them all)"
+    )
+    evidence_max_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="evidence kept per alert, in bytes of JSON"
+    )
 
     policies_dir: Path | None = Field(default=None, description="extra packs that override the shipped ones")
     default_jurisdiction: str = "GLOBAL"
@@ -142,6 +160,16 @@ class Settings(BaseSettings):
         "__K, __MIN_VOLUME, __EWMA_ALPHA, __MIN_BASELINE_WINDOWS, __ALLOWED_LATENESS_SECONDS); a policy "
         "pack's spikes: section overrides k and min_volume for its jurisdiction",
     )
+
+    @model_validator(mode="after")
+    def _poll_outlasts_a_batch(self) -> Settings:
+        # A poll is cut after batch_max_seconds, plus the chunk under way: keep as much again in hand.
+        if self.batch_max_seconds * 2_000 > self.max_poll_interval_ms:
+            raise ValueError(
+                f"batch_max_seconds ({self.batch_max_seconds:g}) must be at most half of "
+                f"max_poll_interval_ms ({self.max_poll_interval_ms}); lower it or raise max_poll_interval_ms"
+            )
+        return self
 
     @field_validator("brands")
     @classmethod

@@ -24,6 +24,7 @@ from alerts.sql import outbox
 from alerts.sql.engine import insert
 from alerts.sql.schema import alerts_table, occurrences_table
 from alerts.sql.silences import active_silences
+from alerts.sql.values import storable
 
 _SCALARS = (
     "id",
@@ -52,6 +53,7 @@ _SCALARS = (
     "last_seen_at",
     "occurrences",
     "silenced",
+    "evidence_total",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
@@ -114,7 +116,8 @@ def add_many(
     # Keep the first of duplicate ids in one batch, and the caller's order in the answer.
     by_id: dict[str, Alert] = {}
     for alert in alerts:
-        by_id.setdefault(alert.id, alert)
+        if alert.id not in by_id:
+            by_id[alert.id] = _storable(alert)
     o = occurrences_table.c
     # A hit grouped into another alert has no alerts row of its own: its occurrence row is what
     # makes the replay of that hit a no-op.
@@ -134,6 +137,14 @@ def add_many(
     # Last: the outbox lock is held from here to the commit (see alerts.sql.outbox).
     outbox.enqueue(connection, new_ids, now)
     return new_ids
+
+
+def _storable(alert: Alert) -> Alert:
+    """The alert as the database can hold it: the one place a post's values are made storable, before
+    any of them is bound (grouping looks rows up by author id, too)."""
+    data = alert.model_dump()
+    cleaned = storable(data)
+    return alert if cleaned is data else Alert.model_validate(cleaned)
 
 
 def _insert_alerts(connection: Connection, alerts: Sequence[Alert], now: datetime) -> set[str]:

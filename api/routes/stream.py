@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from alerts.audit import Actor
-from alerts.query import Change, InvalidCursor, Position, decode_position, encode_position
+from alerts.query import Change, Instant, InvalidCursor, Position, decode_position, encode_position
 from alerts.store import SqlAlertStore, StoreError
 from alerts.tokens import Role, parse
 from api.auth import Pseudonymizer, TokenRefused, bearer_token, comms_may_see, usable, visible_alert
@@ -68,7 +68,8 @@ async def stream(
     slots: StreamSlotsDep,
     pseudonymize: PseudonymizerDep,
     since: Annotated[
-        datetime | None, Query(description="also send changes from this instant on (default: from now)")
+        Instant | None,
+        Query(description="also send changes from this instant on, ISO 8601 with a timezone (default: now)"),
     ] = None,
     last_event_id: Annotated[
         str | None,
@@ -85,7 +86,7 @@ async def stream(
                 "stream sent, unchanged, or reconnect without it",
             ) from None
     else:
-        start = since.astimezone(UTC) if since is not None and since.tzinfo else datetime.now(UTC)
+        start = since if since is not None else datetime.now(UTC)
         floor = (start, "")
     # The guard authenticated a well-formed token, so it has an id.
     token_id = parse(token) or token

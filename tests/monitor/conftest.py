@@ -28,15 +28,19 @@ from policies.post import Post
 
 
 class RecordingPipeline:
-    """The real pipeline, remembering which posts it processed (and optionally stopping a worker)."""
+    """The real pipeline, remembering which posts it processed (and optionally stopping a worker, or
+    taking ``delay_s`` longer per post: ``slow`` gives some post ids a delay of their own)."""
 
     def __init__(self, inner: Pipeline, *, stop_after: int | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, delay_s: float = 0.0,
+                 slow: Mapping[str, float] | None = None) -> None:
         self.inner = inner
         self.seen: list[str] = []
         self.origins: list[Mapping[str, Any]] = []
         self._stop_after = stop_after
         self._stop = stop
+        self._delay_s = delay_s
+        self._slow = dict(slow or {})
         self._lock = threading.Lock()
 
     @property
@@ -47,6 +51,8 @@ class RecordingPipeline:
         return self.inner.metric_jurisdiction(jurisdiction)
 
     def process(self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None) -> Any:
+        if self._delay_s or self._slow:
+            time.sleep(sum(self._slow.get(post.id, self._delay_s) for post in posts))
         results = self.inner.process(posts, origins)
         with self._lock:
             self.seen.extend(post.id for post in posts)
