@@ -112,3 +112,6 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
 
 class Alert(AlertBase[Evidence]):
     model_config = ConfigDict(frozen=True)
+
+    # Decided by the rule's pack (`audience:`), not shown to clients: the comms role sees only these.
+    comms_visible: bool = Field(default=False, description="communications is in the rule's audience")

@@ -405,6 +405,7 @@ class ReputationAggregator:
             remediation="Check the sample posts and the brand timeline; brief the communications team.",
             origin={"kind": "reputation", "brand": ks.brand, "window_start": _iso(window.start),
                     "sample_post_ids": list(window.samples)},
+            comms_visible=True,  # e-reputation is communications' business by construction
         )
 
     def _crisis(self, bs: BrandState, policy_version: str) -> list[Alert]:
@@ -442,6 +443,7 @@ class ReputationAggregator:
                 remediation="Escalate to communications, legal and HR together; one owner for the response.",
                 origin={"kind": "reputation", "brand": bs.brand, "spike_alert_id": spike_id,
                         "employee_alert_ids": hit_ids},
+                comms_visible=True,
             ))
         # Pruned after matching, so that a backlog batch spanning many windows still pairs its halves.
         horizon = bs.watermark - 3 * size

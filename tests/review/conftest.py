@@ -24,7 +24,7 @@ BASE_TIME = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 RAW_EMAIL = "claire.durand@example.org"
 
 
-def make_alert(i: int, rule_id: str, *, personal: bool) -> Alert:
+def make_alert(i: int, rule_id: str, *, personal: bool, comms_visible: bool = False) -> Alert:
     post_id = f"post-{i}"
     evidence = [
         Evidence(
@@ -59,13 +59,14 @@ def make_alert(i: int, rule_id: str, *, personal: bool) -> Alert:
         created_at=BASE_TIME + timedelta(minutes=i),
         policy_version="v-test",
         evidence=evidence,
+        comms_visible=comms_visible,
     )
 
 
 # Two e-reputation alerts (one carrying personal data) and two PII alerts: enough to tell scopes apart.
 SEED = [
-    make_alert(0, "global.brand.negative_spike", personal=True),
-    make_alert(1, "fr.reputation.crisis_words", personal=False),
+    make_alert(0, "global.brand.negative_spike", personal=True, comms_visible=True),
+    make_alert(1, "fr.reputation.crisis_words", personal=False, comms_visible=True),
     make_alert(2, "fr.pii.email", personal=True),
     make_alert(3, "eu.pii.phone", personal=True),
 ]

@@ -61,9 +61,14 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
     assert app.client(Role.COMMS).get("/api/v1/audit").status_code == 403
 
     result = _verify(database_url)
-    assert (result.exit_code, result.stdout.strip()) == (0, "audit log intact: 8 entries verified")
+    head = app.store.audit_head()
+    assert head.seq == 8
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        0, ["audit log intact: 8 entries verified", f"head: 8:{head.hash}"]
+    )  # fmt: skip
     assert app.client(Role.ADMIN).get("/api/v1/audit/verify").json() == {
         "ok": True, "entries": 8, "broken_at": None, "reason": None,
+        "head": f"8:{head.hash}", "checkpoints": 0,
     }  # fmt: skip
 
     # Someone with database access rewrites who closed the alert.
@@ -96,4 +101,4 @@ def test_concurrent_changes_keep_one_unbroken_chain(
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert set(pool.map(work, range(24))) == {201}
-    assert app.store.verify_audit() == 4 + 24
+    assert app.store.verify_audit().seq == 4 + 24
