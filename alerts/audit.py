@@ -164,11 +164,9 @@ def verify_chain(entries: Iterable[AuditEntry], anchors: Iterable[Anchor] = ()) 
     if beyond:
         last = max(beyond, key=lambda anchor: anchor.checkpoint.seq)
         first, newest = count + 1, last.checkpoint.seq
-        missing = f"#{first}" if newest == first else f"#{first} to #{newest}"
+        missing = f"entry #{first} was" if newest == first else f"entries #{first} to #{newest} were"
         raise ChainTruncated(
-            first,
-            f"missing: the log ends at entry #{count} but {last.describe()}; entries {missing} "
-            "were deleted",
+            first, f"missing: the log ends at entry #{count} but {last.describe()}; {missing} deleted"
         )
     return ChainHead(seq=count, hash=prev)
 

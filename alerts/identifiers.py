@@ -21,8 +21,29 @@ MAX_DOMAIN = 253
 MAX_HANDLE = 30
 
 _PHONE = re.compile(r"(?<![\w+])(?!\d{4}-\d{2}-\d{2})\+?\d(?:[ .()/-]{0,2}\d){6,14}(?!\d)")
-_URL = re.compile(r"(?<![\w/])(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\.)[^\s<>\"'()\[\]{}|\\^`]{1,2048}")
+_URL_CHARS = r"[^\s<>\"'()\[\]{}|\\^`]"
+# With a scheme or www., or a bare host followed by a path (linkedin.com/in/someone).
+_URL = re.compile(
+    r"(?<![\w/.@-])(?:[Hh][Tt][Tt][Pp][Ss]?://|[Ww][Ww][Ww]\.|(?:[\w-]{1,63}\.){1,10}[A-Za-z]{2,24}(?=/))"
+    + _URL_CHARS
+    + "{1,2048}"
+)
+_ELLIPSIS = "…"
 _URL_TRAILING = ".,;:!?*"
+
+
+def mask_excerpt(excerpt: str) -> str:
+    """An excerpt (``…`` where it was cut) with its identifiers masked, then the word next to each cut
+    dropped: it may be the rest of a cut address or profile path (``…users/jdoe``), which no pattern
+    can recognise. A word of context is the price."""
+    masked = mask_identifiers(excerpt)
+    if masked.startswith(_ELLIPSIS) and masked[1:2].strip():
+        first_space = re.search(r"\s", masked)
+        masked = _ELLIPSIS + (masked[first_space.start() :] if first_space else "")
+    if len(masked) > 1 and masked.endswith(_ELLIPSIS) and masked[-2:-1].strip():
+        last_space = max(masked.rfind(" "), masked.rfind("\n"), masked.rfind("\t"))
+        masked = (masked[: last_space + 1] if last_space > 0 else "") + _ELLIPSIS
+    return masked
 
 
 def mask_identifiers(text: str) -> str:

@@ -32,7 +32,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.audit import Actor
-from alerts.identifiers import mask_identifiers
+from alerts.identifiers import mask_excerpt, mask_identifiers
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
 from alerts.tokens import Role, TokenError, token_from_secret
@@ -200,7 +200,7 @@ def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> Al
             "author_id": pseudonymize(alert.author_id),
             "post_id": pseudonymize.post(alert.post_id),
             "evidence": [
-                e.model_copy(update={"snippet": mask_identifiers(e.snippet)})
+                e.model_copy(update={"snippet": mask_excerpt(e.snippet)})
                 for e in public.evidence
                 if not e.personal
             ],
