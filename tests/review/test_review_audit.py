@@ -6,7 +6,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from alerts.model import Alert
@@ -18,17 +17,8 @@ def _verify(url: str) -> Any:
     return CliRunner().invoke(veille, ["audit", "verify"], env={"VEILLE_DATABASE_URL": url})
 
 
-def _sql(url: str, statement: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
 def test_views_and_changes_are_chained_and_tampering_is_named(
-    live: Callable[[str], Any], database_url: str, seed: list[Alert]
+    live: Callable[[str], Any], database_url: str, seed: list[Alert], sql: Callable[[str, str], None]
 ) -> None:
     app = live(database_url)
     officer = app.client(Role.OFFICER)
@@ -72,7 +62,7 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
     }  # fmt: skip
 
     # Someone with database access rewrites who closed the alert.
-    _sql(database_url, "update audit_log set actor = 'mallory' where seq = 7")
+    sql(database_url, "update audit_log set actor = 'mallory' where seq = 7")
     result = _verify(database_url)
     assert result.exit_code == 1
     assert (
@@ -80,9 +70,9 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
     )
     assert app.client(Role.ADMIN).get("/api/v1/audit/verify").json()["broken_at"] == 7
 
-    _sql(database_url, "update audit_log set actor = 'officer-1' where seq = 7")
+    sql(database_url, "update audit_log set actor = 'officer-1' where seq = 7")
     assert _verify(database_url).exit_code == 0  # restored exactly: intact again
-    _sql(database_url, "delete from audit_log where seq = 5")
+    sql(database_url, "delete from audit_log where seq = 5")
     result = _verify(database_url)
     assert "audit entry #6: expected entry #5 here: entries were deleted or inserted" in result.stderr
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -33,15 +32,6 @@ def _veille(url: str, *args: str, **env: str) -> Any:
     return CliRunner().invoke(veille, list(args), env={"VEILLE_DATABASE_URL": url, **env})
 
 
-def _sql(url: str, statement: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
 def _changes(store: SqlAlertStore, count: int, prefix: str = "t") -> None:
     """``count`` audited changes of one entry each."""
     for i in range(count):
@@ -52,7 +42,9 @@ def _anchored_seqs(path: Path) -> list[int]:
     return [json.loads(line)["seq"] for line in path.read_text().splitlines()]
 
 
-def test_deleting_the_newest_entries_is_caught_by_the_anchor_file(database_url: str, tmp_path: Path) -> None:
+def test_deleting_the_newest_entries_is_caught_by_the_anchor_file(
+    database_url: str, tmp_path: Path, sql: Callable[[str, str], None]
+) -> None:
     anchor = tmp_path / "elsewhere" / "audit-anchor.jsonl"
     options = AuditOptions(anchor_file=anchor, anchor_every_entries=3, anchor_every_seconds=3600)
     store = SqlAlertStore.open(database_url, audit=options)
@@ -66,7 +58,7 @@ def test_deleting_the_newest_entries_is_caught_by_the_anchor_file(database_url: 
     assert f"checkpoints: 3 matched (anchor file {anchor})" in intact.stdout
 
     # Someone with database access removes the two newest entries: the rest still chains perfectly.
-    _sql(database_url, "delete from audit_log where seq >= 6")
+    sql(database_url, "delete from audit_log where seq >= 6")
     assert _veille(database_url, "audit", "verify").exit_code == 0  # the chain alone cannot tell
     truncated = _veille(database_url, "audit", "verify", "--anchor-file", str(anchor))
     assert truncated.exit_code == 1
@@ -91,7 +83,9 @@ def test_deleting_the_newest_entries_is_caught_by_the_anchor_file(database_url: 
     )
 
 
-def test_deleting_the_newest_entries_is_caught_by_an_expected_head(database_url: str) -> None:
+def test_deleting_the_newest_entries_is_caught_by_an_expected_head(
+    database_url: str, sql: Callable[[str, str], None]
+) -> None:
     store = SqlAlertStore.open(database_url)
     _changes(store, 5)
     store.close()
@@ -107,7 +101,7 @@ def test_deleting_the_newest_entries_is_caught_by_an_expected_head(database_url:
         "audit log intact: 5 entries verified", f"head: {recorded}", "expected heads: 1 matched"
     ]
 
-    _sql(database_url, "delete from audit_log where seq = 5")
+    sql(database_url, "delete from audit_log where seq = 5")
     truncated = _veille(database_url, "audit", "verify", "--expect-head", recorded)
     assert truncated.exit_code == 1
     assert truncated.stderr.strip() == (

@@ -9,25 +9,19 @@ from __future__ import annotations
 import json
 import re
 import textwrap
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from alerts.audit import CLI_ACTOR
 from alerts.model import Alert
-from alerts.store import SqlAlertStore
 from alerts.tokens import Role
-from api.app import create_app
 from monitor.pipeline import build_pipeline
 from monitor.settings import Settings
 from policies.post import Author, Post, Source
-
-ServeApp = Callable[[FastAPI], AbstractContextManager[str]]
 
 # A rule about the brand whose id says "brand", kept for compliance: its audience is the default.
 OVERLAY = """
@@ -72,8 +66,8 @@ def _post(post_id: str, text: str, source: Source, channel: str, at: datetime) -
 
 @pytest.fixture
 def scoped(
-    database_url: str, tmp_path: Path, live_server: ServeApp
-) -> Iterator[tuple[dict[Role, httpx.Client], dict[str, Alert]]]:
+    live: Callable[..., Any], database_url: str, tmp_path: Path
+) -> tuple[dict[Role, httpx.Client], dict[str, Alert]]:
     """Comms- and compliance-only alerts made by the real pipeline, stored, served live."""
     org = tmp_path / "org-policies"
     org.mkdir()
@@ -88,19 +82,8 @@ def scoped(
     alerts = [alert for result in build_pipeline(settings).process(posts) for alert in result.alerts]
     by_rule = {alert.rule_id: alert for alert in alerts}
     assert {"global-brand-negative-employee-external", "acme-brand-mention-internal"} <= set(by_rule)
-    with ExitStack() as stack:
-        store = SqlAlertStore.open(database_url)
-        stack.callback(store.close)
-        store.add_many(alerts)
-        tokens = {role: store.create_token(f"{role.value}-1", role, CLI_ACTOR)[1] for role in Role}
-        base = stack.enter_context(live_server(create_app(settings, store)))
-        clients = {
-            role: stack.enter_context(
-                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10)
-            )
-            for role, token in tokens.items()
-        }
-        yield clients, by_rule
+    app = live(database_url, settings=settings, alerts=alerts)
+    return {role: app.client(role) for role in Role}, by_rule
 
 
 def _assert_no_personal_data(body: str) -> None:
