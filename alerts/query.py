@@ -13,7 +13,7 @@ import binascii
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -30,6 +30,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 FilterList = Annotated[list[str], Field(min_length=1, max_length=100)]
+Order = Literal["newest", "oldest"]
 
 
 class InvalidCursor(ValueError):
@@ -91,6 +92,7 @@ class AlertQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    id: Annotated[list[str], Field(min_length=1, max_length=500)] | None = None
     status: Annotated[list[AlertStatus], Field(min_length=1)] | None = None
     severity: Annotated[list[Severity], Field(min_length=1)] | None = None
     jurisdiction: FilterList | None = None
@@ -99,8 +101,12 @@ class AlertQuery(BaseModel):
     # communications (the comms role's scope).
     comms_visible: bool | None = None
     source: FilterList | None = None
+    channel: FilterList | None = None
+    assignee: FilterList | None = None
     since: AwareDatetime | None = None
     until: AwareDatetime | None = None
+    # Keyset order on (created_at, id); a cursor continues in the order of the page that gave it.
+    order: Order = "newest"
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = None
 

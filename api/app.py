@@ -26,12 +26,16 @@ from api.routes import (
     health,
     metrics,
     review,
+    session,
     silences,
     stream,
     tokens,
 )
+from api.routes import policies as policies_routes
+from api.services.policies import PolicyCatalogue
 from monitor.metrics import default_metrics
 from monitor.settings import Settings
+from policies import PolicySet
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +49,15 @@ def create_app(
     store: SqlAlertStore,
     *,
     readiness_checks: Mapping[str, Callable[[], None]] | None = None,
+    policies: PolicySet | None = None,
 ) -> FastAPI:
     """The API over ``store``.
 
     ``readiness_checks`` are extra callables that raise when a dependency is not usable (e.g. the
     Kafka broker); ``/readyz`` runs them after the store's ``ping``. They are injected so that the API
     never imports a Kafka client. The caller owns ``store`` and closes it after the app stops.
+    ``policies`` is the policy set of a process that already loaded one; without it the packs
+    (shipped plus ``settings.policies_dir``) load once, when the policies routes are first used.
     """
     checks = dict(readiness_checks or {})
     if "store" in checks:
@@ -87,6 +94,7 @@ def create_app(
     app.state.reputation_store = ReputationStore(store.engine)
     app.state.metrics_registry = store_registry(store)
     key = settings.pseudonym_key
+    app.state.policy_catalogue = PolicyCatalogue(policies, settings.policies_dir, settings.detectors)
     app.state.pseudonymizer = Pseudonymizer(key.get_secret_value().encode() if key is not None else None)
 
     install_error_handlers(app)
@@ -103,6 +111,8 @@ def create_app(
     app.include_router(analytics.router, prefix=API_V1_PREFIX)
     app.include_router(silences.router, prefix=API_V1_PREFIX)
     app.include_router(brands.router, prefix=API_V1_PREFIX)
+    app.include_router(policies_routes.router, prefix=API_V1_PREFIX)
+    app.include_router(session.router, prefix=API_V1_PREFIX)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")
     return app

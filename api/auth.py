@@ -117,6 +117,8 @@ REVIEWERS = allow(Role.OFFICER, Role.ADMIN)
 # Analytics are numbers only, never content: ops may read them, though not the alerts themselves.
 ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS)
 ADMINS = allow(Role.ADMIN)
+# Any valid token: what a caller may learn about itself (its name and role), nothing else.
+SIGNED_IN = allow(*Role)
 
 
 def _guards(dependant: Dependant) -> Iterator[RoleGuard]:

@@ -17,9 +17,10 @@ from fastapi import Depends, Path, Query, Request
 from alerts.audit import Actor
 from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
-from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, Pseudonymizer, get_store
+from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, SIGNED_IN, Pseudonymizer, get_store
 from api.schemas import AlertFilters
 from api.services.brands import BrandReports, WindowQuery
+from api.services.policies import PolicyCatalogue
 from monitor.settings import Settings
 
 
@@ -38,16 +39,23 @@ def get_readiness_checks(request: Request) -> Mapping[str, Callable[[], None]]:
     return checks
 
 
+def get_policy_catalogue(request: Request) -> PolicyCatalogue:
+    catalogue: PolicyCatalogue = request.app.state.policy_catalogue
+    return catalogue
+
+
 StoreDep = Annotated[SqlAlertStore, Depends(get_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PseudonymizerDep = Annotated[Pseudonymizer, Depends(get_pseudonymizer)]
 ReadinessChecksDep = Annotated[Mapping[str, Callable[[], None]], Depends(get_readiness_checks)]
+PolicyCatalogueDep = Annotated[PolicyCatalogue, Depends(get_policy_catalogue)]
 
 # The caller, once authenticated and allowed (see api.auth for who each guard lets in).
 ReaderDep = Annotated[Actor, Depends(READERS)]
 ReviewerDep = Annotated[Actor, Depends(REVIEWERS)]
 AnalystDep = Annotated[Actor, Depends(ANALYSTS)]
 AdminDep = Annotated[Actor, Depends(ADMINS)]
+SignedInDep = Annotated[Actor, Depends(SIGNED_IN)]
 
 AlertFiltersDep = Annotated[AlertFilters, Query()]
 AlertId = Annotated[str, Path(min_length=1, max_length=64, description="the alert's id")]

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
-from alerts.query import AlertQuery
+from alerts.query import AlertQuery, Order
 from api.errors import BadRequest
 from policies.post import Source
 
@@ -99,6 +99,9 @@ class AlertFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: list[_FilterValue] = Field(
+        default_factory=list, max_length=500, description="alert id; repeatable (a bulk selection)"
+    )
     status: list[AlertStatus] = Field(default_factory=list, max_length=100, description="repeatable")
     severity: list[Severity] = Field(default_factory=list, max_length=100, description="repeatable")
     jurisdiction: list[_FilterValue] = Field(
@@ -106,16 +109,23 @@ class AlertFilters(BaseModel):
     )
     rule: list[_FilterValue] = Field(default_factory=list, max_length=100, description="rule id; repeatable")
     source: list[Source] = Field(default_factory=list, max_length=100, description="repeatable")
+    channel: list[_FilterValue] = Field(default_factory=list, max_length=100, description="repeatable")
+    assignee: list[_FilterValue] = Field(
+        default_factory=list, max_length=100, description="reviewer's name; repeatable"
+    )
     since: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
     until: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-05T00:00:00Z; exclusive"
     )
+    order: Order = Field(default="newest", description="by creation time: newest or oldest first")
     limit: int = Field(default=50, ge=1, le=500, description="page size")
-    cursor: str | None = Field(default=None, max_length=256, description="next_cursor of the previous page")
+    cursor: str | None = Field(
+        default=None, max_length=256, description="next_cursor of the previous page (same order)"
+    )
 
-    @field_validator("jurisdiction", "rule")
+    @field_validator("jurisdiction", "rule", "channel", "assignee")
     @classmethod
     def _strip(cls, values: list[str]) -> list[str]:
         return [value.strip() for value in values]
@@ -128,13 +138,17 @@ class AlertFilters(BaseModel):
             )
         try:
             return AlertQuery(
+                id=self.id or None,
                 status=self.status or None,
                 severity=self.severity or None,
                 jurisdiction=self.jurisdiction or None,
                 rule_id=self.rule or None,
                 source=[str(source) for source in self.source] or None,
+                channel=self.channel or None,
+                assignee=self.assignee or None,
                 since=self.since,
                 until=self.until,
+                order=self.order,
                 limit=self.limit,
                 cursor=self.cursor,
             )

@@ -80,12 +80,21 @@ def run(
 
 
 @app.command()
-def api(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: VEILLE_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to bind (default: VEILLE_API_PORT).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
     """Serve the HTTP API, the web console and /metrics."""
     configure_logging(verbose)
     from api.server import serve
 
-    serve(_settings())
+    settings = _settings()
+    # The flags win over the environment, as uvicorn's do; unset flags leave the settings alone.
+    given = {"api_host": host, "api_port": port}
+    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
 
 
 @app.command()

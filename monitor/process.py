@@ -21,6 +21,10 @@ def configure_logging(verbose: bool = False) -> None:
     logging.getLogger("kafka").setLevel(logging.WARNING)
     # Alembic announces every migration context at INFO, in every worker that opens the store.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO, and httpcore its headers at DEBUG: a webhook path or a
+    # polled feed's query can carry a secret, so neither may log below WARNING, even with --verbose.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def die_with_parent() -> None:

@@ -68,6 +68,8 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
     """The conditions of ``q`` other than its cursor and limit."""
     c = alerts_table.c
     where: list[sa.ColumnElement[bool]] = []
+    if q.id:
+        where.append(c.id.in_(q.id))
     if q.status:
         where.append(c.status.in_([s.value for s in q.status]))
     if q.severity:
@@ -80,6 +82,10 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.comms_visible.is_(q.comms_visible))
     if q.source:
         where.append(c.source.in_(q.source))
+    if q.channel:
+        where.append(c.channel.in_(q.channel))
+    if q.assignee:
+        where.append(c.assignee.in_(q.assignee))
     if q.since is not None:
         where.append(c.created_at >= q.since)
     if q.until is not None:
@@ -221,20 +227,20 @@ def get(connection: Connection, alert_id: str) -> Alert | None:
 def query(connection: Connection, q: AlertQuery) -> Page[Alert]:
     c = alerts_table.c
     where = filters(q)
+    newest = q.order == "newest"
     if q.cursor is not None:
         after_created_at, after_id = decode_cursor(q.cursor)
-        where.append(
-            sa.or_(
-                c.created_at < after_created_at,
-                sa.and_(c.created_at == after_created_at, c.id < after_id),
+        if newest:
+            past = sa.or_(
+                c.created_at < after_created_at, sa.and_(c.created_at == after_created_at, c.id < after_id)
             )
-        )
-    statement = (
-        sa.select(alerts_table)
-        .where(*where)
-        .order_by(c.created_at.desc(), c.id.desc())
-        .limit(q.limit + 1)
-    )
+        else:
+            past = sa.or_(
+                c.created_at > after_created_at, sa.and_(c.created_at == after_created_at, c.id > after_id)
+            )
+        where.append(past)
+    order = (c.created_at.desc(), c.id.desc()) if newest else (c.created_at.asc(), c.id.asc())
+    statement = sa.select(alerts_table).where(*where).order_by(*order).limit(q.limit + 1)
     rows = connection.execute(statement).all()
     data = [from_row(row) for row in rows[: q.limit]]
     next_cursor = None
