@@ -200,7 +200,8 @@ def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> Al
     return public.model_copy(
         update={
             "author_id": pseudonymize(alert.author_id),
-            "post_id": pseudonymize.post(alert.post_id),
+            # A spike's "post id" names its window (brand, time): the console places it on the charts.
+            "post_id": pseudonymize.post(alert.post_id) if alert.about_one_post else alert.post_id,
             "evidence": [
                 e.model_copy(update={"snippet": mask_excerpt(e.snippet)})
                 for e in public.evidence

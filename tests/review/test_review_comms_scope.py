@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alerts.model import Alert
+from alerts.model import WINDOW_ORIGIN_KIND, Alert, Severity, alert_id
 from alerts.tokens import Role
 from monitor.pipeline import build_pipeline
 from monitor.settings import Settings
@@ -54,7 +54,8 @@ PERSONAL = [UNFLAGGED_EMAIL, FLAGGED_EMAIL, HANDLE, PROFILE_URL, PHONE, "jdoe", 
 # Independent of the masking code: anything shaped like an address, a handle or a phone number.
 EMAIL_SHAPE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 HANDLE_SHAPE = re.compile(r"(?<![\w\[])@\w+")
-PHONE_SHAPE = re.compile(r"(?<![\d:.-])(?!\d{4}-\d\d-\d\d)\+?\d(?:[ .-]?\d){7,}")  # not dates, times
+# Not dates, times or the digits inside hexadecimal ids.
+PHONE_SHAPE = re.compile(r"(?<![\w:.-])(?!\d{4}-\d\d-\d\d)\+?\d(?:[ .-]?\d){7,}(?!\w)")
 
 
 def _post(post_id: str, text: str, source: Source, channel: str, at: datetime) -> Post:
@@ -62,6 +63,18 @@ def _post(post_id: str, text: str, source: Source, channel: str, at: datetime) -
     return Post(
         id=post_id, source=source, channel=channel, author=author, text=text, lang="en", created_at=at
     )
+
+
+def _spike(at: datetime, sample_post_id: str) -> Alert:
+    """A negative spike as monitor.reputation makes it: its post id names the window, not a post."""
+    window = f"window:ExampleCo:GLOBAL:external:{at.isoformat()}"
+    return Alert(
+        id=alert_id(window, "reputation-negative-spike"), rule_id="reputation-negative-spike",
+        rule_title="Negative sentiment spike about ExampleCo", severity=Severity.HIGH, jurisdiction="GLOBAL",
+        source="external", channel="*", post_id=window, author_id="*", author_role="aggregate",
+        post_created_at=at, policy_version="v-test", comms_visible=True,
+        origin={"kind": WINDOW_ORIGIN_KIND, "brand": "ExampleCo", "sample_post_ids": [sample_post_id]},
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -80,6 +93,7 @@ def scoped(
               "teams", now + timedelta(seconds=1)),
     ]  # fmt: skip
     alerts = [alert for result in build_pipeline(settings).process(posts) for alert in result.alerts]
+    alerts.append(_spike(now, sample_post_id="x-4711"))
     by_rule = {alert.rule_id: alert for alert in alerts}
     assert {"global-brand-negative-employee-external", "acme-brand-mention-internal"} <= set(by_rule)
     app = live(database_url, settings=settings, alerts=alerts)
@@ -116,15 +130,21 @@ def test_comms_sees_rules_by_audience_pseudonymised_and_masked(
     assert listing.status_code == 200
     page = listing.json()
     # "brand" in a rule id no longer decides anything: the overlay's brand rule stays with compliance.
-    assert [a["rule_id"] for a in page["data"]] == ["global-brand-negative-employee-external"]
-    assert page["count"] == 1
+    assert sorted(a["rule_id"] for a in page["data"]) == [
+        "global-brand-negative-employee-external", "reputation-negative-spike"
+    ]  # fmt: skip
+    assert page["count"] == 2
     assert comms.get(f"/api/v1/alerts/{internal_brand.id}").status_code == 404
     single = comms.get(f"/api/v1/alerts/{reputation.id}")
     assert single.status_code == 200
 
     shown = single.json()
+    listed = {a["id"]: a for a in page["data"]}
     assert shown["post_id"].startswith("post-") and shown["post_id"] != reputation.post_id
-    assert shown["post_id"] == page["data"][0]["post_id"]  # stable, so comms can tell posts apart
+    assert shown["post_id"] == listed[reputation.id]["post_id"]  # stable, so comms can tell posts apart
+    spike = by_rule["reputation-negative-spike"]
+    assert listed[spike.id]["post_id"] == spike.post_id  # a window, not a post: the console charts it
+    assert listed[spike.id]["origin"] == {}  # its sample post ids stay with compliance
     assert shown["author_id"].startswith("anon-")
     assert shown["post_id"].removeprefix("post-") != shown["author_id"].removeprefix("anon-")
     assert shown["origin"] == {}
