@@ -17,7 +17,7 @@ and :meth:`SqlAlertStore.close` at the end, which writes what is still pending.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +30,7 @@ from alerts import lifecycle, tokens
 from alerts.anchor import AuditAnchor
 from alerts.audit import Actor, Anchor, AuditEntry, ChainHead
 from alerts.model import Alert, AlertStatus, Verdict
-from alerts.query import AlertQuery, Page
+from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
 from alerts.silences import Silence, SilenceRequest
 from alerts.sql import alerts as alert_repo
@@ -40,7 +40,15 @@ from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
 from alerts.sql import tokens as token_repo
-from alerts.sql.engine import StoreError, StoreUnavailable, open_engine, ping_engine, reading, writing
+from alerts.sql.engine import (
+    StoreDataError,
+    StoreError,
+    StoreUnavailable,
+    open_engine,
+    ping_engine,
+    reading,
+    writing,
+)
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -69,8 +77,6 @@ class AlertStore(Protocol):
     def count(self, q: AlertQuery) -> int: ...
 
     def count_open_by_severity(self) -> dict[str, int]: ...
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
 
     def ping(self) -> None: ...
 
@@ -141,21 +147,15 @@ class SqlAlertStore:
         """Store the hits in one transaction; returns the ids (``Alert.id``, one per hit) not stored
         before, whether the hit became an alert or an occurrence of a grouped one.
 
-        A hit matching an active silence is stored all the same, with ``silenced`` set.
+        A hit matching an active silence is stored all the same, with ``silenced`` set. New alerts that
+        are not silenced are queued for the sinks in the same transaction (:mod:`alerts.outbox`).
+        Characters the database cannot hold are replaced first (see :mod:`alerts.sql.values`); values
+        it still refuses raise :class:`StoreDataError`, and nothing of the call is stored.
         """
         if not alerts:
             return []
         with writing(self._engine, "add_many") as connection:
             return alert_repo.add_many(connection, alerts, datetime.now(UTC), self._group_window)
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]:
-        """Of these hit ids, those to notify the sinks about: stored as an alert of their own and not
-        silenced. A hit grouped into another alert was notified with that alert; a silenced one is
-        kept for the record, not paged."""
-        if not alert_ids:
-            return set()
-        with self._reading("publishable") as connection:
-            return alert_repo.publishable(connection, alert_ids)
 
     def occurrences(self, alert_id: str) -> list[dict[str, Any]]:
         """The hits grouped into ``alert_id`` (its own first), oldest post first."""
@@ -171,10 +171,19 @@ class SqlAlertStore:
         with self._reading("query") as connection:
             return alert_repo.query(connection, q)
 
-    def changed_since(self, since: datetime, *, limit: int = 500) -> list[Alert]:
-        """Alerts created or changed by a review at or after ``since``, oldest change first."""
-        with self._reading("changed_since") as connection:
-            return alert_repo.changed_since(connection, since, limit)
+    def changes_after(self, after: Position, *, limit: int = 500) -> list[Change]:
+        """The next ``limit`` changes (an alert stored, reviewed, grouped into or anonymised) after
+        position ``after``, oldest first; page on with the last one's position."""
+        with self._reading("changes_after") as connection:
+            return alert_repo.changes_after(connection, after, limit)
+
+    def unseen_changes(
+        self, after: Position, before: Position, seen: Container[Position], *, limit: int = 5000
+    ) -> list[Change]:
+        """Changes between the positions ``after`` and ``before`` that are not in ``seen``: writers
+        stamp a change before they commit it, so one may become visible behind a reader's position."""
+        with self._reading("unseen_changes") as connection:
+            return alert_repo.unseen_changes(connection, after, before, seen, limit)
 
     def count(self, q: AlertQuery) -> int:
         with self._reading("count") as connection:
@@ -316,12 +325,15 @@ class SqlAlertStore:
             record = token_repo.create(connection, token_id, token, name, role, by, expires_at)
         return record, token
 
-    def ensure_token(self, name: str, role: Role, token: str, by: Actor) -> ApiToken:
-        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent)."""
+    def ensure_token(
+        self, name: str, role: Role, token: str, by: Actor, *, expires_at: datetime | None = None
+    ) -> ApiToken:
+        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent:
+        a stored token keeps its expiry)."""
         existing = self.authenticate(token)
         if existing is not None:
             return existing
-        return self.create_token(name, role, by, token=token)[0]
+        return self.create_token(name, role, by, token=token, expires_at=expires_at)[0]
 
     def list_tokens(self) -> list[ApiToken]:
         with self._reading("list_tokens") as connection:
@@ -416,5 +428,6 @@ if TYPE_CHECKING:
         return store
 
 
-# StoreError and StoreUnavailable are what callers catch around any store call.
-__all__ = ["AlertStore", "AuditOptions", "SqlAlertStore", "StoreError", "StoreUnavailable"]
+# StoreError and its subclasses are what callers catch around any store call: StoreUnavailable (retry
+# later) and StoreDataError (these values are refused; others may not be).
+__all__ = ["AlertStore", "AuditOptions", "SqlAlertStore", "StoreDataError", "StoreError", "StoreUnavailable"]

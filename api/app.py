@@ -17,6 +17,7 @@ from alerts.store import SqlAlertStore, StoreError
 from api.auth import Pseudonymizer, install_bootstrap_token
 from api.collectors import store_registry
 from api.errors import install_error_handlers
+from api.middleware import BodyLimit, NoStore
 from api.routes import (
     alerts,
     analytics,
@@ -32,6 +33,7 @@ from api.routes import (
     tokens,
 )
 from api.routes import policies as policies_routes
+from api.services.alert_stream import StreamSlots
 from api.services.policies import PolicyCatalogue
 from monitor.metrics import default_metrics
 from monitor.settings import Settings
@@ -68,7 +70,9 @@ def create_app(
         # The standard veille_* families exist from the first scrape, even before any worker ran.
         default_metrics()
         if settings.bootstrap_admin_token is not None:
-            install_bootstrap_token(store, settings.bootstrap_admin_token.get_secret_value())
+            install_bootstrap_token(
+                store, settings.bootstrap_admin_token.get_secret_value(), settings.bootstrap_admin_token_days
+            )
         flusher = asyncio.create_task(_flush_audit(store))
         log.info("API ready on %s:%s", settings.api_host, settings.api_port)
         yield
@@ -97,6 +101,11 @@ def create_app(
     app.state.policy_catalogue = PolicyCatalogue(policies, settings.policies_dir, settings.detectors)
     app.state.pseudonymizer = Pseudonymizer(key.get_secret_value().encode() if key is not None else None)
 
+    app.state.stream_slots = StreamSlots(settings.api_streams_per_token)
+
+    # Added last is outermost: the 413 of the body limit is not cached either.
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(NoStore)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)

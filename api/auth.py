@@ -23,7 +23,7 @@ import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -35,7 +35,7 @@ from alerts.audit import Actor
 from alerts.identifiers import mask_excerpt, mask_identifiers
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
-from alerts.tokens import Role, TokenError, token_from_secret
+from alerts.tokens import ApiToken, Role, TokenError, expiry, token_from_secret
 from api.schemas import AlertPublic
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,10 @@ class RoleGuard:
                 "(an admin creates one with `veille tokens create --role ... --name ...`)"
             )
         store = get_store(request)
-        token = store.authenticate(credentials.credentials)
-        if token is None:
-            raise _unauthorized("the bearer token is not valid (unknown, mistyped or truncated)")
-        if token.revoked_at is not None:
-            raise _unauthorized(f"token {token.name!r} was revoked; ask an admin for a new one")
-        if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-            raise _unauthorized(f"token {token.name!r} expired at {token.expires_at.isoformat()}")
+        try:
+            token = usable(store.authenticate(credentials.credentials))
+        except TokenRefused as exc:
+            raise _unauthorized(str(exc)) from None
         if token.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             path = request.url.path
@@ -104,6 +101,33 @@ class RoleGuard:
 
 
 PUBLIC = RoleGuard(None)
+
+
+class TokenRefused(Exception):
+    """The token may not call the API (now); the message is for the client."""
+
+
+def usable(token: ApiToken | None, now: datetime | None = None) -> ApiToken:
+    """``token`` (as :meth:`SqlAlertStore.authenticate` found it) if it may call the API now, else
+    :class:`TokenRefused` saying why. Checked on every request, and on every poll of a stream, so that
+    revoking or expiry takes effect at once."""
+    if token is None:
+        raise TokenRefused("the bearer token is not valid (unknown, mistyped or truncated)")
+    if token.revoked_at is not None:
+        raise TokenRefused(f"token {token.name!r} was revoked; ask an admin for a new one")
+    if token.expires_at is not None and not token.usable(now):
+        raise TokenRefused(f"token {token.name!r} expired at {token.expires_at.isoformat()}")
+    return token
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The caller's token itself, for a route that checks it again later (the alert stream). Declared
+    after the route's guard, which refuses a request without one."""
+    if credentials is None:
+        raise _unauthorized("missing bearer token")
+    return credentials.credentials
 
 
 def allow(*roles: Role) -> RoleGuard:
@@ -220,10 +244,13 @@ def _masked(text: str | None) -> str | None:
     return mask_identifiers(text) if text is not None else None
 
 
-def install_bootstrap_token(store: SqlAlertStore, token: str) -> None:
-    """Make ``token`` an admin token (idempotent; several API processes may race to do it)."""
+def install_bootstrap_token(store: SqlAlertStore, token: str, days: int) -> None:
+    """Make ``token`` an admin token for ``days`` days from its first installation (idempotent;
+    several API processes may race to do it). It is for a first setup or a demo: it expires."""
     try:
-        token_id = store.ensure_token(_bootstrap_name(token), Role.ADMIN, token, BOOTSTRAP_ACTOR).id
+        token_id = store.ensure_token(
+            _bootstrap_name(token), Role.ADMIN, token, BOOTSTRAP_ACTOR, expires_at=expiry(days)
+        ).id
     except TokenError:
         if store.authenticate(token) is None:  # lost the race: fine if the winner stored it
             raise

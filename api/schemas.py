@@ -8,12 +8,12 @@ the stored ``Alert`` never goes out as is. The public fields are declared once, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
-from alerts.query import AlertQuery, Order
+from alerts.query import AlertQuery, Instant, Order
 from api.errors import BadRequest
 from policies.post import Source
 
@@ -113,10 +113,10 @@ class AlertFilters(BaseModel):
     assignee: list[_FilterValue] = Field(
         default_factory=list, max_length=100, description="reviewer's name; repeatable"
     )
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-05T00:00:00Z; exclusive"
     )
     order: Order = Field(default="newest", description="by creation time: newest or oldest first")
@@ -164,10 +164,15 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+CheckState = Literal["ok", "unreachable", "failed"]
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or unavailable", examples=["ready"])
-    checks: dict[str, str] = Field(
-        description="each check: ok, or failed with the reason", examples=[{"store": "ok", "broker": "ok"}]
+    checks: dict[str, CheckState] = Field(
+        description="each component and its state, never an address or an error message (those are "
+        "in the API's log)",
+        examples=[{"store": "ok", "broker": "unreachable"}],
     )
 
 

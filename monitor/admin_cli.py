@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +19,7 @@ from alerts.anchor import AnchorFileError, read_anchors
 from alerts.audit import CLI_ACTOR, Anchor, ChainBroken, ChainTruncated, Checkpoint
 from alerts.retention import RetentionError, RetentionPolicy
 from alerts.store import SqlAlertStore, StoreError
-from alerts.tokens import Role, TokenError
+from alerts.tokens import Role, TokenError, expiry
 from monitor.settings import Settings
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -45,13 +45,22 @@ def _open(*, changes: bool = True) -> SqlAlertStore:
 def create(
     role: Annotated[Role, typer.Option(help="what the token may do")],
     name: Annotated[str, typer.Option(help="who or what uses it; shown in the audit log")],
-    expires_in_days: Annotated[int | None, typer.Option(min=1, help="unset: never expires")] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="unset: VEILLE_TOKEN_EXPIRY_DAYS (90 by default)")
+    ] = None,
+    no_expiry: Annotated[
+        bool,
+        typer.Option("--no-expiry", help="never expires (service accounts); recorded in the audit log"),
+    ] = False,
 ) -> None:
     """Create a token and print it once: only its SHA-256 is stored."""
-    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    if no_expiry and expires_in_days is not None:
+        typer.echo("error: --no-expiry and --expires-in-days exclude each other; pick one", err=True)
+        raise typer.Exit(2)
+    days = 0 if no_expiry else expires_in_days or Settings().token_expiry_days
     store = _open()
     try:
-        record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expires_at)
+        record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expiry(days))
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

@@ -80,6 +80,25 @@ def run(
 
 
 @app.command()
+def deliver(
+    status: Annotated[bool, typer.Option("--status", help="Print each sink's cursor and backlog, then exit.")]
+    = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Deliver stored alerts to the sinks from the outbox (when VEILLE_DELIVERY_IN_WORKERS is false)."""
+    configure_logging(verbose)
+    if status:
+        from monitor.delivery import delivery_status
+
+        for row in delivery_status(_settings()):
+            typer.echo(json.dumps(row, default=str))
+        return
+    from monitor.delivery import run_delivery
+
+    run_delivery(_settings())
+
+
+@app.command()
 def api(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: VEILLE_API_HOST).")] = None,
     port: Annotated[

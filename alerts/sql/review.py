@@ -18,7 +18,7 @@ from alerts.lifecycle import AlertNotFound, LifecycleError, check_transition
 from alerts.model import Alert, AlertStatus, Verdict
 from alerts.query import AlertQuery
 from alerts.sql import audit
-from alerts.sql.alerts import filters, from_row, require
+from alerts.sql.alerts import filters, from_row, require, update
 from alerts.sql.engine import is_sqlite
 from alerts.sql.schema import alerts_table, comments_table
 from alerts.views import ViewRecord
@@ -52,7 +52,7 @@ def transition(
         "acknowledged_at": alert.acknowledged_at or now,
         "closed_at": now if to is AlertStatus.CLOSED else None,
     }
-    connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(**values))
+    update(connection, alerts_table.c.id == alert_id, values)
     before = {"status": alert.status.value, "verdict": alert.verdict, "ticket": alert.ticket}
     after = {"status": to.value, "verdict": values["verdict"], "ticket": ticket, "reason": reason}
     audit.append(connection, by, "alert.transition", f"alert:{alert_id}", before, after, now)
@@ -64,9 +64,7 @@ def transition(
 def assign(connection: Connection, alert_id: str, assignee: str | None, by: Actor) -> Alert:
     alert = _get_for_update(connection, alert_id)
     now = datetime.now(UTC)
-    connection.execute(
-        sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(assignee=assignee, updated_at=now)
-    )
+    update(connection, alerts_table.c.id == alert_id, {"assignee": assignee, "updated_at": now})
     audit.append(
         connection, by, "alert.assign", f"alert:{alert_id}", {"assignee": alert.assignee},
         {"assignee": assignee}, now,

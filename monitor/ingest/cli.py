@@ -179,7 +179,7 @@ def _poll(poller: Poller, deliver: Deliver, record: Manifest, manifest_path: Pat
 
     from monitor.ingest.follow import FetchError, Follower
     from monitor.metrics import default_metrics
-    from monitor.runner import install_stop_handlers
+    from monitor.process import install_stop_handlers
 
     metrics = None
     if follow and settings.metrics_port:

@@ -75,10 +75,8 @@ def test_serve_checks_the_broker_and_stops_cleanly_on_sigterm(
 
         response = httpx.get(url + "/readyz", timeout=10)
         assert response.status_code == 503
-        assert response.json()["checks"] == {
-            "store": "ok",
-            "broker": f"failed: BrokerUnreachable: no broker answered at 127.0.0.1:{port} within 2 s",
-        }
+        assert response.json()["checks"] == {"store": "ok", "broker": "unreachable"}
+        assert str(port) not in response.text  # the broker's address is in the log, not on this open route
 
         listener = f"tcp://127.0.0.1:{port}"
         brokers.append(subprocess.Popen(
