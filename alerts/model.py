@@ -35,6 +35,12 @@ class Verdict(StrEnum):
     DUPLICATE = "duplicate"
 
 
+# ``Alert.origin["kind"]`` of the alerts about a window of posts rather than one post (the e-reputation
+# spikes and crises of monitor.reputation): their post id names the window (brand, jurisdiction,
+# source, start), never a post. Only code sets origin keys, never a post's content.
+WINDOW_ORIGIN_KIND = "reputation"
+
+
 def alert_id(post_id: str, rule_id: str) -> str:
     """Stable across replays and workers: the same post and rule always give the same alert."""
     digest = hashlib.sha256(f"{rule_id}\x1f{post_id}".encode()).hexdigest()
@@ -132,3 +138,11 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
 
 class Alert(AlertBase[Evidence]):
     model_config = ConfigDict(frozen=True)
+
+    # Decided by the rule's pack (`audience:`), not shown to clients: the comms role sees only these.
+    comms_visible: bool = Field(default=False, description="communications is in the rule's audience")
+
+    @property
+    def about_one_post(self) -> bool:
+        """False for an e-reputation spike or crisis, whose post id names a window of posts."""
+        return self.origin.get("kind") != WINDOW_ORIGIN_KIND

@@ -165,8 +165,9 @@ class AlertQuery(BaseModel):
     severity: Annotated[list[Severity], Field(min_length=1)] | None = None
     jurisdiction: FilterList | None = None
     rule_id: FilterList | None = None
-    # Any of these substrings in the rule id (role scoping, e.g. "brand" for the comms role).
-    rule_id_contains: FilterList | None = None
+    # Role scoping, never a client's filter: True keeps the alerts of rules whose audience lists
+    # communications (the comms role's scope).
+    comms_visible: bool | None = None
     source: FilterList | None = None
     channel: FilterList | None = None
     assignee: FilterList | None = None

@@ -6,19 +6,29 @@ change takes the audit lock first and appends its entry in the same transaction.
 
 Writes are idempotent on ``Alert.id`` (a replayed Kafka record never duplicates an alert), so the
 worker may commit offsets only after :meth:`AlertStore.add_many` returned.
+
+Two parts of the audit log live in the process as well as in the database (:class:`AuditOptions`):
+repeated views of an alert are counted in memory and written as one entry per window
+(:mod:`alerts.views`), and the chain's head is checkpointed to an anchor file (:mod:`alerts.anchor`).
+Whoever runs the store calls :meth:`SqlAlertStore.flush_audit` now and then (the API, every second)
+and :meth:`SqlAlertStore.close` at the end, which writes what is still pending.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator, Sequence
+import logging
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
 from alerts import lifecycle, tokens
-from alerts.audit import Actor, AuditEntry
+from alerts.anchor import AuditAnchor
+from alerts.audit import Actor, Anchor, AuditEntry, ChainHead
 from alerts.model import Alert, AlertStatus, Verdict
 from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
@@ -40,6 +50,19 @@ from alerts.sql.engine import (
     writing,
 )
 from alerts.tokens import ApiToken, Role
+from alerts.views import ViewWindows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What the store does for its audit log beyond the chain (settings ``VEILLE_AUDIT_*``)."""
+
+    anchor_file: Path | None = None  # None: no checkpoints written
+    anchor_every_entries: int = 100
+    anchor_every_seconds: float = 60.0
+    view_window: timedelta = timedelta(minutes=10)  # zero: one entry per view
 
 
 class AlertStore(Protocol):
@@ -63,10 +86,23 @@ class AlertStore(Protocol):
 class SqlAlertStore:
     """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process."""
 
-    def __init__(self, engine: Engine, *, group_window: timedelta | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+    ) -> None:
         self._engine = engine
         # None or zero: every hit is its own alert (grouping off).
         self._group_window = group_window if group_window and group_window > timedelta(0) else None
+        audit = audit or AuditOptions()
+        self._views = ViewWindows(audit.view_window)
+        self._anchor = (
+            AuditAnchor(
+                audit.anchor_file,
+                every_entries=audit.anchor_every_entries,
+                every_seconds=audit.anchor_every_seconds,
+            )
+            if audit.anchor_file is not None
+            else None
+        )
 
     @property
     def engine(self) -> Engine:
@@ -74,14 +110,23 @@ class SqlAlertStore:
         return self._engine
 
     @classmethod
-    def open(cls, url: str, *, group_window: timedelta | None = None) -> SqlAlertStore:
+    def open(
+        cls, url: str, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+    ) -> SqlAlertStore:
         """Connect to ``url`` and upgrade its schema to the newest revision (see
         :func:`alerts.sql.engine.open_engine`).
 
         ``group_window``: hits of one rule by one author whose posts are that close in time become
-        one alert (``occurrences`` counts them); None keeps one alert per hit.
+        one alert (``occurrences`` counts them); None keeps one alert per hit. ``audit``: view
+        aggregation and anchoring (defaults: 10-minute view windows, no anchor file); raises
+        :class:`alerts.anchor.AnchorFileError` when the anchor file cannot be opened for appending.
         """
-        return cls(open_engine(url), group_window=group_window)
+        engine = open_engine(url)
+        try:
+            return cls(engine, group_window=group_window, audit=audit)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def _reading(self, operation: str) -> AbstractContextManager[Connection]:
         return reading(self._engine, operation)
@@ -91,6 +136,10 @@ class SqlAlertStore:
         with writing(self._engine, operation) as connection:
             audit_repo.lock(connection)
             yield connection
+            # Read under the audit lock: exactly this transaction's head, anchored once committed.
+            head = audit_repo.head(connection) if self._anchor is not None else None
+        if self._anchor is not None and head is not None:
+            self._anchor.observe(head)
 
     # --- alerts ---
 
@@ -218,9 +267,28 @@ class SqlAlertStore:
     # --- audit log (chain rules in alerts.audit) ---
 
     def record_view(self, alert_id: str, by: Actor) -> None:
-        """Append "``by`` viewed the evidence of ``alert_id``"."""
-        with self._audited("record_view") as connection:
-            review_repo.record_view(connection, alert_id, by)
+        """Account for "``by`` viewed the evidence of ``alert_id``": written at once for the first view
+        in a window, counted for a repeat (see :mod:`alerts.views`)."""
+        due = self._views.view(alert_id, by, datetime.now(UTC))
+        if due:
+            with self._audited("record_view") as connection:
+                review_repo.record_views(connection, due)
+
+    def flush_audit(self, *, final: bool = False) -> None:
+        """Write the view counts whose window closed (every one when ``final``) and, when due, a
+        checkpoint of the chain's head to the anchor file."""
+        now = datetime.now(UTC)
+        due = self._views.drain(now) if final else self._views.closed(now)
+        if due:
+            with self._audited("record_views") as connection:
+                review_repo.record_views(connection, due)
+        if self._anchor is not None and (final or self._anchor.timer_due()):
+            self._anchor.checkpoint(self.audit_head())
+
+    def audit_head(self) -> ChainHead:
+        """The newest audit entry's sequence number and hash, for an operator to record."""
+        with self._reading("audit_head") as connection:
+            return audit_repo.head(connection)
 
     def audit_entries(
         self, *, target: str | None = None, after_seq: int = 0, limit: int | None = 100
@@ -229,10 +297,12 @@ class SqlAlertStore:
         with self._reading("audit_entries") as connection:
             return audit_repo.entries(connection, target=target, after_seq=after_seq, limit=limit)
 
-    def verify_audit(self) -> int:
-        """Entries checked; raises :class:`alerts.audit.ChainBroken` naming the first bad entry."""
+    def verify_audit(self, anchors: Iterable[Anchor] = ()) -> ChainHead:
+        """The verified head (its ``seq`` counts the entries); raises :class:`alerts.audit.ChainBroken`
+        naming the first bad entry, :class:`alerts.audit.ChainTruncated` when the log ends before one
+        of the ``anchors``."""
         with self._reading("verify_audit") as connection:
-            return audit_repo.verify(connection)
+            return audit_repo.verify(connection, anchors)
 
     # --- API tokens (format and hashing in alerts.tokens) ---
 
@@ -337,7 +407,14 @@ class SqlAlertStore:
         ping_engine(self._engine)
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Write the pending view counts and the last checkpoint, then release the connections."""
+        try:
+            self.flush_audit(final=True)
+        except StoreError as exc:
+            # Closing goes on (it runs in finally blocks); the first views were written already.
+            log.error("pending audit view counts or checkpoint not written at close: %s", exc)
+        finally:
+            self._engine.dispose()
 
 
 def _check_assignee(assignee: str | None) -> None:
@@ -353,4 +430,4 @@ if TYPE_CHECKING:
 
 # StoreError and its subclasses are what callers catch around any store call: StoreUnavailable (retry
 # later) and StoreDataError (these values are refused; others may not be).
-__all__ = ["AlertStore", "SqlAlertStore", "StoreDataError", "StoreError", "StoreUnavailable"]
+__all__ = ["AlertStore", "AuditOptions", "SqlAlertStore", "StoreDataError", "StoreError", "StoreUnavailable"]

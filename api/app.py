@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from alerts.reputation_store import ReputationStore
-from alerts.store import SqlAlertStore
+from alerts.store import SqlAlertStore, StoreError
 from api.auth import Pseudonymizer, install_bootstrap_token
 from api.collectors import store_registry
 from api.errors import install_error_handlers
@@ -39,6 +42,8 @@ from policies import PolicySet
 log = logging.getLogger(__name__)
 
 API_V1_PREFIX = "/api/v1"
+# How often closed view windows are written and a quiet head is checkpointed (both cheap when idle).
+AUDIT_FLUSH_SECONDS = 1.0
 
 
 def create_app(
@@ -68,9 +73,17 @@ def create_app(
             install_bootstrap_token(
                 store, settings.bootstrap_admin_token.get_secret_value(), settings.bootstrap_admin_token_days
             )
+        flusher = asyncio.create_task(_flush_audit(store))
         log.info("API ready on %s:%s", settings.api_host, settings.api_port)
         yield
         log.info("API stopping")
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        try:
+            await run_in_threadpool(lambda: store.flush_audit(final=True))
+        except StoreError as exc:
+            log.error("pending audit view counts or checkpoint not written at shutdown: %s", exc)
 
     app = FastAPI(
         title="Veille",
@@ -112,3 +125,12 @@ def create_app(
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")
     return app
+
+
+async def _flush_audit(store: SqlAlertStore) -> None:
+    while True:
+        await asyncio.sleep(AUDIT_FLUSH_SECONDS)
+        try:
+            await run_in_threadpool(store.flush_audit)
+        except StoreError as exc:
+            log.warning("audit view counts or checkpoint not written yet (retried): %s", exc)

@@ -10,7 +10,9 @@ without credentials; it exposes counts, never content), the console page and its
 page asks for a token and sends it on every API call), and FastAPI's OpenAPI document and docs.
 
 What each role sees of an alert is decided here as well (:func:`visible_alert`): ``comms`` only gets
-e-reputation and brand alerts, with the author pseudonymised and personal-data evidence removed.
+the alerts of rules whose pack lists communications in their ``audience`` (and the e-reputation
+spikes and crises), with author and post ids pseudonymised, personal-data evidence removed and every
+identifier in the remaining text masked (:func:`alerts.identifiers.mask_identifiers`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.audit import Actor
+from alerts.identifiers import mask_excerpt, mask_identifiers
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
 from alerts.tokens import ApiToken, Role, TokenError, expiry, token_from_secret
@@ -40,8 +43,6 @@ log = logging.getLogger(__name__)
 # Paths served outside FastAPI's routing (mounts, generated docs): open, listed so the matrix test
 # can tell a deliberate exception from a forgotten guard.
 PUBLIC_PATHS = frozenset({"/static", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-# A rule concerns communications when its id says so (policies name them this way).
-COMMS_RULE_MARKERS = ("brand", "reputation", "spike", "crisis")
 BOOTSTRAP_ACTOR = Actor(name="bootstrap", role=Role.ADMIN.value)
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `veille tokens create`")
@@ -186,35 +187,61 @@ def route_table(app: FastAPI) -> list[DeclaredRoute]:
 
 
 class Pseudonymizer:
-    """Stable, unlinkable author pseudonyms: HMAC-SHA256 of the author id under a secret key."""
+    """Stable, unlinkable pseudonyms: HMAC-SHA256 of an id under a secret key, one key per kind of id
+    (derived from the one key), so an author and a post with the same id never share a pseudonym."""
 
     def __init__(self, key: bytes | None) -> None:
         if key is None:
-            log.warning("VEILLE_PSEUDONYM_KEY is not set: author pseudonyms change when the API restarts")
+            log.warning("VEILLE_PSEUDONYM_KEY is not set: pseudonyms change when the API restarts")
             key = secrets.token_bytes(32)
         self._key = key
+        self._post_key = hmac.new(key, b"veille post pseudonym", hashlib.sha256).digest()
 
     def __call__(self, author_id: str) -> str:
-        return "anon-" + hmac.new(self._key, author_id.encode(), hashlib.sha256).hexdigest()[:16]
+        """The author's pseudonym (unchanged since authors were first pseudonymised)."""
+        return "anon-" + _hmac16(self._key, author_id)
+
+    def post(self, post_id: str) -> str:
+        return "post-" + _hmac16(self._post_key, post_id)
+
+
+def _hmac16(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def comms_may_see(alert: Alert) -> bool:
-    rule = alert.rule_id.lower()
-    return any(marker in rule for marker in COMMS_RULE_MARKERS)
+    """Set from the rule's pack ``audience`` when the alert was made, stored in ``alerts.comms_visible``."""
+    return alert.comms_visible
 
 
 def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> AlertPublic:
     public = AlertPublic.from_alert(alert)
     if actor.role != Role.COMMS.value:
         return public
-    # Comms has no need for who exactly posted or for any personal data in the evidence.
+    # Comms has no need for who exactly posted, which post it was, or any personal data: personal
+    # evidence goes, and every free text left (post excerpts, clauses quoting the post, reviewers'
+    # entries) loses its identifiers, flagged by a detector or not.
     return public.model_copy(
         update={
             "author_id": pseudonymize(alert.author_id),
-            "evidence": [e for e in public.evidence if not e.personal],
+            # A spike's "post id" names its window (brand, time): the console places it on the charts.
+            "post_id": pseudonymize.post(alert.post_id) if alert.about_one_post else alert.post_id,
+            "evidence": [
+                e.model_copy(update={"snippet": mask_excerpt(e.snippet)})
+                for e in public.evidence
+                if not e.personal
+            ],
+            "explanation": [mask_identifiers(clause) for clause in public.explanation],
+            "channel": mask_identifiers(public.channel),
+            "assignee": _masked(public.assignee),
+            "ticket": _masked(public.ticket),
             "origin": {},
         }
     )
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_identifiers(text) if text is not None else None
 
 
 def install_bootstrap_token(store: SqlAlertStore, token: str, days: int) -> None:

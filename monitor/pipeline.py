@@ -164,6 +164,7 @@ class Pipeline:
             remediation=hit.remediation,
             references=list(hit.references),
             origin=origin,
+            comms_visible=hit.for_communications,
         )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.store import AuditOptions
 from detectors.config import DetectorConfig
 from monitor.brands import BrandConfig, check_brands, default_brands
 from monitor.reputation_state import ReputationConfig
@@ -149,6 +151,25 @@ class Settings(BaseSettings):
     )
     sink_backoff_max_seconds: float = Field(default=300.0, gt=0, le=3600, description="longest retry delay")
 
+    # The audit log (alerts.anchor, alerts.views).
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="append-only JSON lines file receiving checkpoints of the audit chain's head "
+        "(truncation of the log is then detected); keep it out of the database administrators' reach",
+    )
+    audit_anchor_every_entries: int = Field(
+        default=100, ge=1, le=1_000_000, description="a checkpoint once this many audit entries were added"
+    )
+    audit_anchor_every_seconds: float = Field(
+        default=60.0, gt=0, le=86_400,
+        description="a checkpoint this long after the head moved, at the latest",
+    )
+    audit_view_window_seconds: int = Field(
+        default=600, ge=0, le=86_400,
+        description="repeated views of one alert by one token within this window make one audit entry "
+        "with a count; 0 = one entry per view",
+    )
+
     brands: list[BrandConfig] = Field(
         default_factory=default_brands,
         description="brands watched for e-reputation (JSON in VEILLE_BRANDS): name, aliases, handles, "
@@ -181,6 +202,15 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @property
+    def audit_options(self) -> AuditOptions:
+        return AuditOptions(
+            anchor_file=self.audit_anchor_file,
+            anchor_every_entries=self.audit_anchor_every_entries,
+            anchor_every_seconds=self.audit_anchor_every_seconds,
+            view_window=timedelta(seconds=self.audit_view_window_seconds),
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -54,6 +54,7 @@ _SCALARS = (
     "occurrences",
     "silenced",
     "evidence_total",
+    "comms_visible",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
@@ -87,8 +88,8 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.jurisdiction.in_(q.jurisdiction))
     if q.rule_id:
         where.append(c.rule_id.in_(q.rule_id))
-    if q.rule_id_contains:
-        where.append(sa.or_(*(c.rule_id.contains(part, autoescape=True) for part in q.rule_id_contains)))
+    if q.comms_visible is not None:
+        where.append(c.comms_visible.is_(q.comms_visible))
     if q.source:
         where.append(c.source.in_(q.source))
     if q.channel:

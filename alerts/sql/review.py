@@ -6,6 +6,7 @@ The caller takes :func:`alerts.sql.audit.lock` first in that transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from alerts.sql import audit
 from alerts.sql.alerts import filters, from_row, require, update
 from alerts.sql.engine import is_sqlite
 from alerts.sql.schema import alerts_table, comments_table
+from alerts.views import ViewRecord
 
 # A bulk action touches at most this many alerts: beyond, the caller narrows the filter.
 MAX_BULK = 1000
@@ -174,5 +176,12 @@ def reveal(
     return revealed
 
 
-def record_view(connection: Connection, alert_id: str, by: Actor) -> None:
-    audit.append(connection, by, "alert.view", f"alert:{alert_id}", None, None, datetime.now(UTC))
+def record_views(connection: Connection, views: Sequence[ViewRecord]) -> None:
+    """One ``alert.view`` entry per record (rules in :mod:`alerts.views`)."""
+    for view in views:
+        after = None
+        if view.count is not None:
+            after = {
+                "count": view.count, "first_at": audit.iso(view.first_at), "last_at": audit.iso(view.last_at)
+            }
+        audit.append(connection, view.by, "alert.view", f"alert:{view.alert_id}", None, after, view.at)

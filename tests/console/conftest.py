@@ -12,13 +12,14 @@ from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from alerts.audit import CLI_ACTOR, Actor
-from alerts.model import Alert, AlertStatus, Evidence, Severity, Verdict, alert_id
+from alerts.model import WINDOW_ORIGIN_KIND, Alert, AlertStatus, Evidence, Severity, Verdict, alert_id
 from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
 from alerts.tokens import Role
@@ -44,7 +45,8 @@ def alert(
     n: int, rule_id: str, title: str, severity: Severity, *, minutes_ago: float, jurisdiction: str = "FR",
     source: str = "internal", channel: str = "teams-fr", evidence: list[Evidence] | None = None,
     post_id: str | None = None, author_id: str | None = None, explanation: list[str] | None = None,
-    references: list[str] | None = None, remediation: str | None = None,
+    references: list[str] | None = None, remediation: str | None = None, comms_visible: bool = False,
+    origin: dict[str, Any] | None = None,
 ) -> Alert:
     post = post_id or f"post-{n}"
     created = _now() - timedelta(minutes=minutes_ago)
@@ -54,7 +56,7 @@ def alert(
         author_id=author_id or f"u-{n:03d}", author_role="employee", lang="fr",
         post_created_at=created - timedelta(seconds=20), created_at=created, policy_version="v-console",
         evidence=evidence or [], explanation=explanation or [f"seed #{n}"], references=references or [],
-        remediation=remediation,
+        remediation=remediation, comms_visible=comms_visible, origin=origin or {},
     )  # fmt: skip
 
 
@@ -75,6 +77,11 @@ def spike_post(brand: str, minutes_ago: float) -> str:
     return f"window:{brand}:FR:external:{datetime.fromtimestamp(start, UTC).isoformat()}"
 
 
+def window_origin(brand: str) -> dict[str, Any]:
+    """As monitor.reputation marks its spikes and crises (their post id names a window)."""
+    return {"kind": WINDOW_ORIGIN_KIND, "brand": brand}
+
+
 def seed_alerts() -> list[Alert]:
     long_ref = ("https://www.legifrance.gouv.fr/codes/article_lc/LEGIARTI000006900785/"
                 "a-very-long-reference-that-must-wrap-inside-the-detail-panel-without-overflowing")
@@ -88,14 +95,16 @@ def seed_alerts() -> list[Alert]:
               references=["GDPR art. 5"], remediation="Remove the address from the post."),
         # A brand alert carrying personal data: comms may see the alert, never its e-mail evidence.
         alert(3, "global-brand-negative-employee-external", "Employee disparaging the brand externally",
-              Severity.MEDIUM, minutes_ago=35, source="external", channel="x",
+              Severity.MEDIUM, minutes_ago=35, source="external", channel="x", comms_visible=True,
               evidence=[Evidence(detector="sentiment", type="negative", start=0, end=30, score=0.8,
                                  snippet="ExampleCo is a terrible employer"), *email_evidence()]),
         alert(4, "reputation-negative-spike", "Negative sentiment spike about ExampleCo", Severity.HIGH,
               minutes_ago=60 * 30, source="external", channel="*", post_id=spike_post("ExampleCo", 60 * 30),
-              author_id="*", explanation=["negative share 0.800 of 40 scored posts"]),
+              author_id="*", explanation=["negative share 0.800 of 40 scored posts"], comms_visible=True,
+              origin=window_origin("ExampleCo")),
         alert(5, "reputation-crisis", "Reputation crisis about ExampleCo", Severity.CRITICAL,
-              minutes_ago=60 * 29, source="external", channel="*", author_id="*",
+              minutes_ago=60 * 29, source="external", channel="*", author_id="*", comms_visible=True,
+              origin=window_origin("ExampleCo"),
               post_id=f"crisis:ExampleCo:{spike_post('ExampleCo', 60 * 29).split(':', 4)[4]}"),
     ]
     rules = [

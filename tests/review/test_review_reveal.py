@@ -113,7 +113,7 @@ def test_stream_sends_new_and_changed_alerts_filtered_by_role(
 
     now = datetime.now(UTC)
     pii = alert_factory(10, "fr.pii.email", personal=True).model_copy(update={"created_at": now})
-    brand = alert_factory(11, "global.brand.negative_spike", personal=True).model_copy(
+    brand = alert_factory(11, "global.brand.negative_spike", personal=True, comms_visible=True).model_copy(
         update={"created_at": now + timedelta(milliseconds=1)}
     )
     app.store.add_many([pii, brand])
