@@ -6,7 +6,7 @@ words are one spec each in ``detectors.catalogue``. Context words (English and F
 the way Presidio's context enhancer does, from the words around a match, without lemmas.
 Names and places (NER) are the ``ner`` detector's job.
 
-Hostile text costs time linear in its length: patterns RE2 can run run on RE2
+Hostile text costs time linear in its length: the patterns RE2 can run exactly are run by RE2
 (``detectors.re2_patterns``), the others cannot backtrack far (``tests/faults/test_regex_linear.py``),
 and a text longer than ``WINDOW`` is analysed in overlapping windows, so that what a recognizer does
 per match or per candidate (Presidio's de-duplication, libphonenumber's candidate parsing) is bounded

@@ -11,6 +11,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.lexicon import LexiconMatcher
 from detectors.normalise import CONFUSABLES, INVISIBLE, fold, fold_views, strip_invisible
@@ -148,3 +150,25 @@ def test_an_email_split_by_zero_width_characters_is_found(pii_detector, make_pos
 def test_text_without_invisible_characters_is_left_alone() -> None:
     assert strip_invisible("plain text").index is None
     assert strip_invisible("a\u200bb").text == "ab"
+
+
+_HIDERS = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u202e", "\u2066"]
+_LOOKALIKE = {latin: char for char, latin in CONFUSABLES.items()}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["", *_HIDERS]), st.booleans()), min_size=12, max_size=12),
+    st.sampled_from(["", "Note: ", "voir le document "]),
+    st.sampled_from(["", ".", " merci", ", ne pas diffuser"]),
+)
+def test_any_mix_of_invisible_and_look_alike_characters_is_seen_through(
+    hiding: list[tuple[str, bool]], before: str, after: str
+) -> None:
+    word = "".join(
+        (_LOOKALIKE.get(letter, letter) if swap else letter) + hider
+        for letter, (hider, swap) in zip("confidential", hiding, strict=True)
+    ).rstrip("".join(_HIDERS))
+    text = before + word + after
+    spans = [text[f.start : f.end] for f in MATCHER.match(text) if f.extra["phrase"] == "confidential"]
+    assert spans == [word]
