@@ -48,7 +48,9 @@ from alerts.sql.engine import reading, writing
 
 log = logging.getLogger(__name__)
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# A match may start only where a scheme-like run starts (the look-behind): without it, a long run of
+# letters is rescanned from every position, quadratic time on hostile error text.
+_URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 def describe(exc: BaseException) -> str:

@@ -107,7 +107,8 @@ def revoke(name_or_id: Annotated[str, typer.Argument(help="the token's name or i
     typer.echo(f"token {record.id} ({record.name}) revoked")
 
 
-_HEAD = re.compile(r"(?P<seq>[0-9]+):(?P<hash>[0-9a-f]{64})")
+# The look-behind makes a match start only where a digit run starts: linear on any input.
+_HEAD = re.compile(r"(?<![0-9])(?P<seq>[0-9]+):(?P<hash>[0-9a-f]{64})")
 
 
 def _expected_head(value: str) -> Checkpoint:
