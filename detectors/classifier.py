@@ -112,7 +112,7 @@ class RiskClassifier:
     @classmethod
     def shipped(cls) -> RiskClassifier:
         """The artefact shipped as package data with this version of Veille."""
-        return cls.from_bytes(resources.files("detectors").joinpath(ARTEFACT_RESOURCE).read_bytes())
+        return cls.from_bytes(shipped_artefact_bytes())
 
     def _vector(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
         known = [(self._index[name], count) for name, count in counts.items() if name in self._index]
@@ -164,6 +164,15 @@ class RiskClassifier:
         ]
 
 
+def shipped_artefact_bytes() -> bytes:
+    return resources.files("detectors").joinpath(ARTEFACT_RESOURCE).read_bytes()
+
+
+def shipped_artefact_sha256() -> str:
+    """The shipped model's SHA-256, without parsing it: part of the policy version on every alert."""
+    return hashlib.sha256(shipped_artefact_bytes()).hexdigest()
+
+
 _shipped: RiskClassifier | None = None
 _shipped_lock = threading.Lock()
 
@@ -181,10 +190,11 @@ def shipped_classifier() -> RiskClassifier:
 class ClassifierDetector:
     """Reports each label whose score reaches its reporting floor, with the phrases behind it.
 
-    ``min_scores`` lowers or raises the floor per label (the policy compiler passes the lowest
-    ``min_score`` its rules ask for); by default the floor is the model's own threshold, chosen by
-    cross-validation on the training split. A finding always carries that threshold, so the "why"
-    trace shows the score against it.
+    The plan names the labels and their floors (``DetectorPlan.classifier_min_scores``: the policy
+    compiler passes the lowest ``min_score`` its rules ask for per label); without them, ``labels``
+    and ``min_scores`` given here apply, and by default every label at the model's own threshold,
+    chosen by cross-validation on the training split. A finding always carries that threshold, so
+    the "why" trace shows the score against it.
     """
 
     name: ClassVar[str] = "classifier"
@@ -208,10 +218,18 @@ class ClassifierDetector:
             self._model = shipped_classifier()
         return self._model
 
-    def _checked_labels(self) -> tuple[str, ...]:
-        known = self.model.labels
-        wanted = self._labels if self._labels is not None else known
-        unknown = sorted(set(wanted) - set(known)) + sorted(set(self._min_scores) - set(known))
+    def floors(self, plan: DetectorPlan | None = None) -> dict[str, float]:
+        """Label → the lowest score reported: the plan's (what its rules ask for), else this
+        detector's own ``labels`` / ``min_scores``, else every label at the model's threshold."""
+        model = self.model
+        known = model.labels
+        if plan is not None and plan.classifier_min_scores:
+            wanted: dict[str, float] = dict(plan.classifier_min_scores)
+        else:
+            labels = self._labels if self._labels is not None else known
+            wanted = {label: model.thresholds.get(label, 0.0) for label in labels}
+            wanted.update(self._min_scores)
+        unknown = sorted(set(wanted) - set(known))
         if unknown:
             raise ValueError(f"unknown classifier label(s) {unknown}; the model knows {list(known)}")
         return wanted
@@ -221,17 +239,19 @@ class ClassifierDetector:
             return record.lang
         return self._detect_language(record.text) if self._detect_language else None
 
-    def findings(self, text: str, lang: str | None) -> list[Finding]:
+    def findings(
+        self, text: str, lang: str | None, floors: Mapping[str, float] | None = None
+    ) -> list[Finding]:
         if lang not in LANGUAGES or not text.strip():
             return []
         model = self.model
+        floors = self.floors() if floors is None else floors
         found = []
         for label, score in model.score(text).items():
-            if self._labels is not None and label not in self._labels:
+            floor = floors.get(label)
+            if floor is None or score < floor:
                 continue
             threshold = model.thresholds[label]
-            if score < self._min_scores.get(label, threshold):
-                continue
             phrases = model.explain(text, label)
             found.append(
                 Finding(
@@ -255,5 +275,5 @@ class ClassifierDetector:
     def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         if not plan.wants(self.name):
             return [[] for _ in posts]
-        self._checked_labels()
-        return [self.findings(post.text, self._language(post)) for post in posts]
+        floors = self.floors(plan)
+        return [self.findings(post.text, self._language(post), floors) for post in posts]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from detectors.base import DetectorPlan, Finding
 from policies.names import DETECTORS
 from policies.post import Post
-from policies.predicates import Context, Node, Outcome, Tri, compile_condition
+from policies.predicates import Context, Node, Outcome, Tri, classifier_floor, compile_condition
 from policies.schema import Condition, RuleSpec
 
 
@@ -101,15 +101,21 @@ class CompiledRule:
 
 
 def compile_rule(
-    spec: RuleSpec, lists: Mapping[str, tuple[str, ...]], origin: str, pack: str
+    spec: RuleSpec,
+    lists: Mapping[str, tuple[str, ...]],
+    origin: str,
+    pack: str,
+    classifier_thresholds: Mapping[str, float] | None = None,
 ) -> CompiledRule:
-    when = compile_condition(spec.when, lists)
-    exceptions = tuple((e.name, compile_condition(e.when, lists)) for e in spec.exceptions)
+    when = compile_condition(spec.when, lists, classifier_thresholds)
+    exceptions = tuple(
+        (e.name, compile_condition(e.when, lists, classifier_thresholds)) for e in spec.exceptions
+    )
     detectors = when.detectors.union(*(node.detectors for _, node in exceptions))
     return CompiledRule(spec, origin, pack, when, exceptions, detectors)
 
 
-_ALL_RAN = frozenset(DETECTORS) | {"pii", "ner", "lexicon", "pattern", "sentiment"}
+_ALL_RAN = frozenset(DETECTORS)
 
 
 @dataclass(frozen=True)
@@ -182,8 +188,10 @@ def build_plan(
     lists: Mapping[str, tuple[str, ...]],
     disabled: Mapping[str, str],
     spikes: SpikeThresholds | None = None,
+    classifier_thresholds: Mapping[str, float] | None = None,
 ) -> Plan:
     entities: set[str] = set()
+    classifier_floors: dict[str, float] = {}
     patterns: set[str] = set()
     used_lists: set[str] = set()
     detectors: set[str] = set()
@@ -200,6 +208,11 @@ def build_plan(
                 used_lists.update((cond.near.a, cond.near.b))
             elif cond.sentiment is not None:
                 sentiment = True
+            elif cond.classifier is not None:
+                label = cond.classifier.label
+                floor = classifier_floor(cond.classifier, classifier_thresholds)
+                # The detector reports a label from the lowest score any rule reads it at.
+                classifier_floors[label] = min(floor, classifier_floors.get(label, floor))
         detectors |= rule.detectors
     # An empty list (shipped for adopters to fill) can never match: the detector need not load it.
     lexicon_lists = {name: lists[name] for name in sorted(used_lists) if lists.get(name)}
@@ -216,6 +229,7 @@ def build_plan(
         lexicon_lists=lexicon_lists,
         patterns=frozenset(patterns),
         sentiment=sentiment,
+        classifier_min_scores=dict(sorted(classifier_floors.items())),
     )
     return Plan(
         jurisdiction,

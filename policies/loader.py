@@ -14,9 +14,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from detectors.classifier import (
+    ARTEFACT_RESOURCE,
+    ArtefactError,
+    shipped_artefact_sha256,
+    shipped_classifier,
+)
 from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
-from policies.names import ENTITY_NAMES, PATTERN_TYPES
+from policies.names import CLASSIFIER_LABELS, ENTITY_NAMES, PATTERN_TYPES
 from policies.schema import Condition, PackFile, RuleSpec
 from policies.validation import validation_errors
 from policies.yamlsrc import line_of, load_yaml
@@ -77,10 +83,11 @@ class _Pack:
 class PolicySet:
     """Every pack, compiled: look a post's jurisdiction up with ``plan_for``."""
 
-    version: str  # sha256 of all loaded files (short): recorded on every alert
+    version: str  # sha256 of all loaded files and the classifier model (short): recorded on every alert
     plans: Mapping[str, Plan]  # pack jurisdiction → plan
     covers: Mapping[str, str]  # other code → pack jurisdiction (e.g. DE → EU, UK → GB)
     files: tuple[str, ...] = ()
+    model_sha256: str = ""  # the classifier artefact the version includes
 
     @property
     def jurisdictions(self) -> tuple[str, ...]:
@@ -118,10 +125,23 @@ def _pack_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
-def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: bool = False) -> PolicySet:
-    """Shipped packs plus ``extra_dir`` (an organisation's own packs and overlays). Raises PolicyError."""
+def load_policy_set(
+    extra_dir: Path | str | None = None,
+    *,
+    include_sandbox: bool = False,
+    shipped_dir: Path | str | None = None,
+) -> PolicySet:
+    """Shipped packs plus ``extra_dir`` (an organisation's own packs and overlays). Raises PolicyError.
+
+    ``shipped_dir`` stands in for the shipped packs (a backtest of another release's packs).
+    """
     errors: list[PolicyError] = []
-    paths = [(p, True) for p in _pack_files(SHIPPED_DIR)]
+    base_dir = SHIPPED_DIR if shipped_dir is None else Path(shipped_dir)
+    if not base_dir.is_dir():
+        raise PolicyError(
+            str(base_dir), None, "packs directory not found", "pass a directory of *.yaml packs"
+        )
+    paths = [(p, True) for p in _pack_files(base_dir)]
     if extra_dir is not None:
         extra = Path(extra_dir)
         if not extra.is_dir():
@@ -161,10 +181,13 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
             continue
         files.append(_File(path, display, raw, spec, shipped))
 
+    model_sha256 = shipped_artefact_sha256()
+    digest.update(b"classifier\0" + model_sha256.encode() + b"\0")
     packs = _assemble(files, errors)
     if not errors:
         for pack in _order(packs, errors):
             _resolve(pack, errors)
+    thresholds = _classifier_thresholds(files, errors) if not errors else None
     if errors:
         raise PolicyError.collect(errors)
 
@@ -174,13 +197,17 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
     for pack in packs.values():
         compiled = [
             compile_rule(
-                rule.spec, pack.lists, rule.origin, rule.file.spec.pack.overlay or rule.file.spec.pack.id
+                rule.spec,
+                pack.lists,
+                rule.origin,
+                rule.file.spec.pack.overlay or rule.file.spec.pack.id,
+                thresholds,
             )
             for rule in pack.rules.values()
             if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
         ]
         plans[pack.jurisdiction] = build_plan(
-            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes
+            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -190,12 +217,49 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
                 covers[code] = pack.jurisdiction
     if GLOBAL not in plans:
         raise PolicyError(
-            _display(SHIPPED_DIR),
+            _display(base_dir),
             None,
             "no pack with jurisdiction GLOBAL",
             "restore policies/packs/global.yaml",
         )
-    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files))
+    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files), model_sha256)
+
+
+def _classifier_thresholds(files: Sequence[_File], errors: list[PolicyError]) -> dict[str, float] | None:
+    """The shipped model's thresholds, parsed only when some rule reads a classifier label."""
+    used = {
+        cond.classifier.label
+        for f in files
+        for rule in f.spec.rules
+        for cond in _conditions_of(rule)
+        if cond.classifier is not None
+    }
+    if not used:
+        return None
+    try:
+        model = shipped_classifier()
+    except (ArtefactError, OSError) as exc:
+        errors.append(
+            PolicyError(f"detectors/{ARTEFACT_RESOURCE}", None, f"classifier model unusable: {exc}",
+                        "rebuild it with `veille models train`")
+        )
+        return None
+    missing = sorted(used - set(model.labels))
+    if missing:
+        errors.append(
+            PolicyError(f"detectors/{ARTEFACT_RESOURCE}", None,
+                        f"the classifier model has no label(s) {missing}",
+                        "rebuild it with `veille models train` from a corpus with those labels")
+        )
+    return dict(model.thresholds)
+
+
+def _conditions_of(rule: RuleSpec) -> Iterator[Condition]:
+    for _, cond in _walk((), rule.when):
+        yield cond
+    for exception in rule.exceptions:
+        for _, cond in _walk((), exception.when):
+            yield cond
 
 
 def _depth(pack: _Pack) -> int:
@@ -425,6 +489,15 @@ def _check_condition(
                         did_you_mean(entity, ENTITY_NAMES, "Entities known"),
                     )
                 )
+    if cond.classifier is not None and cond.classifier.label not in CLASSIFIER_LABELS:
+        label = cond.classifier.label
+        errors.append(
+            f.error(
+                (*path, "classifier", "label"),
+                f"{prefix}unknown classifier label '{label}'",
+                did_you_mean(label, CLASSIFIER_LABELS, "Labels known"),
+            )
+        )
     if cond.pattern is not None:
         for i, name in enumerate(cond.pattern.names):
             if name not in PATTERN_TYPES:

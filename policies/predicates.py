@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from detectors.base import Finding
 from policies.names import detectors_for_entities
 from policies.post import Post
-from policies.schema import Condition
+from policies.schema import ClassifierPredicate, Condition
 
 Tri = bool | None  # None: unknown, a detector it depends on has not run yet
 
@@ -67,13 +67,18 @@ def _words_between(text: str, first: Finding, second: Finding) -> int:
     return len(_WORD.findall(text[first.end : second.start]))
 
 
-def compile_condition(cond: Condition, lists: Mapping[str, tuple[str, ...]]) -> Node:
+def compile_condition(
+    cond: Condition,
+    lists: Mapping[str, tuple[str, ...]],
+    classifier_thresholds: Mapping[str, float] | None = None,
+) -> Node:
+    """``classifier_thresholds``: the shipped model's threshold per label, the default ``min_score``."""
     if cond.all_ is not None:
-        return _all([compile_condition(c, lists) for c in cond.all_])
+        return _all([compile_condition(c, lists, classifier_thresholds) for c in cond.all_])
     if cond.any_ is not None:
-        return _any([compile_condition(c, lists) for c in cond.any_])
+        return _any([compile_condition(c, lists, classifier_thresholds) for c in cond.any_])
     if cond.not_ is not None:
-        return _not(compile_condition(cond.not_, lists))
+        return _not(compile_condition(cond.not_, lists, classifier_thresholds))
     if cond.pii is not None:
         return _pii(frozenset(cond.pii.entities), cond.pii.min_score, cond.pii.min_count)
     if cond.sentiment is not None:
@@ -90,6 +95,8 @@ def compile_condition(cond: Condition, lists: Mapping[str, tuple[str, ...]]) -> 
         return _near(near.a, near.b, near.within)
     if cond.pattern is not None:
         return _pattern(frozenset(cond.pattern.names))
+    if cond.classifier is not None:
+        return _classifier(cond.classifier.label, classifier_floor(cond.classifier, classifier_thresholds))
     if cond.author is not None:
         return _author(cond.author.role, cond.author.is_employee)
     if cond.channel is not None:
@@ -282,6 +289,54 @@ def _pattern(names: frozenset[str]) -> Node:
         )
 
     return Node(evaluate, frozenset({"pattern"}), text)
+
+
+def classifier_floor(predicate: ClassifierPredicate, thresholds: Mapping[str, float] | None) -> float:
+    """The score a classifier predicate needs: its ``min_score``, else the model's threshold."""
+    if predicate.min_score is not None:
+        return predicate.min_score
+    if thresholds is None or predicate.label not in thresholds:
+        raise ValueError(f"no model threshold for classifier label {predicate.label!r}")
+    return thresholds[predicate.label]
+
+
+SHOWN_PHRASES = 3
+
+
+def _phrases(finding: Finding, ctx: Context) -> str:
+    """The words that drove a classifier score, personal data and secrets among them masked.
+
+    The clause is shown to every reviewer of the alert, like the evidence snippet, and must not
+    show more than the snippet does.
+    """
+    sensitive = [f for d in ("pii", "pattern") for f in ctx.by_detector.get(d, ())]
+    shown = []
+    for phrase in list(finding.extra.get("phrases", ()))[:SHOWN_PHRASES]:
+        start, end = int(phrase["start"]), int(phrase["end"])
+        masked = next((f for f in sensitive if f.start < end and start < f.end), None)
+        words = f"[{masked.type}]" if masked is not None else str(phrase["phrase"])
+        shown.append(f"'{words}' +{float(phrase['weight']):.2f}")
+    return ", ".join(shown)
+
+
+def _classifier(label: str, floor: float) -> Node:
+    text = f"classifier {label} score>={floor:g}"
+
+    def evaluate(ctx: Context) -> Outcome:
+        if "classifier" not in ctx.ran:
+            return UNKNOWN
+        for f in ctx.by_detector.get("classifier", ()):
+            if f.type == label and f.score >= floor:
+                threshold = f.extra.get("threshold")
+                against = f"{f.score:.2f} >= {floor:.2f}"
+                if threshold is not None and threshold != floor:
+                    against += f" (model threshold {float(threshold):.2f})"
+                phrases = _phrases(f, ctx)
+                clause = f"classifier {label} {against}" + (f", driven by {phrases}" if phrases else "")
+                return Outcome(True, (f,), (clause,))
+        return FALSE
+
+    return Node(evaluate, frozenset({"classifier"}), text)
 
 
 def _author(roles: list[str] | None, is_employee: bool | None) -> Node:

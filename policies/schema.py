@@ -146,6 +146,20 @@ class PatternPredicate(Strict):
         return _wrap(value, "names")
 
 
+class ClassifierPredicate(Strict):
+    """A label of the trained risk classifier (``detectors.classifier``), at or above ``min_score``."""
+
+    label: str = Field(description="a classifier label, e.g. promissory_claim")
+    min_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="default: the model's own threshold for the label"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"label": value} if isinstance(value, str) else value
+
+
 class AuthorPredicate(Strict):
     role: list[str] | None = None
     is_employee: bool | None = None
@@ -180,6 +194,7 @@ CONDITION_KEYS = (
     "lexicon",
     "near",
     "pattern",
+    "classifier",
     "author",
     "channel",
     "lang",
@@ -197,6 +212,7 @@ class Condition(Strict):
     lexicon: LexiconPredicate | None = None
     near: NearPredicate | None = None
     pattern: PatternPredicate | None = None
+    classifier: ClassifierPredicate | None = None
     author: AuthorPredicate | None = None
     channel: InPredicate | None = None
     lang: InPredicate | None = None
