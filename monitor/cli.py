@@ -52,6 +52,15 @@ def _mount_ingest() -> None:
 _mount_ingest()
 
 
+def _mount_models() -> None:
+    from monitor.models_cli import app as models_app
+
+    app.add_typer(models_app, name="models", help="Train, check, evaluate the risk classifier; export feedback.")
+
+
+_mount_models()
+
+
 class DetectMode(StrEnum):
     PLAN = "plan"
     ALL = "all"

@@ -205,7 +205,8 @@ def build_plan(
             elif cond.lexicon is not None:
                 used_lists.update(cond.lexicon.lists)
             elif cond.near is not None:
-                used_lists.update((cond.near.a, cond.near.b))
+                used_lists.update(name for name in (cond.near.a, cond.near.b) if name is not None)
+                entities.update(cond.near.entities or ())
             elif cond.sentiment is not None:
                 sentiment = True
             elif cond.classifier is not None:

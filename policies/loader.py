@@ -478,13 +478,19 @@ def _check_condition(
             unknown_list(name, (*path, "lexicon", "lists", i))
     if cond.near is not None:
         unknown_list(cond.near.a, (*path, "near", "a"))
-        unknown_list(cond.near.b, (*path, "near", "b"))
+        if cond.near.b is not None:
+            unknown_list(cond.near.b, (*path, "near", "b"))
+    entity_paths: list[tuple[tuple[str | int, ...], list[str]]] = []
     if cond.pii is not None:
-        for i, entity in enumerate(cond.pii.entities):
+        entity_paths.append(((*path, "pii", "entities"), cond.pii.entities))
+    if cond.near is not None and cond.near.entities is not None:
+        entity_paths.append(((*path, "near", "entities"), cond.near.entities))
+    for at, entities in entity_paths:
+        for i, entity in enumerate(entities):
             if entity not in ENTITY_NAMES:
                 errors.append(
                     f.error(
-                        (*path, "pii", "entities", i),
+                        (*at, i),
                         f"{prefix}unknown entity type '{entity}'",
                         did_you_mean(entity, ENTITY_NAMES, "Entities known"),
                     )

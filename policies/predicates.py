@@ -59,12 +59,36 @@ def _quote(finding: Finding, post: Post) -> str:
 
 
 _WORD = re.compile(r"\w+")
+# A sentence ends at . ! ? … followed by a space or the end, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?…]+(?:\s|$)|\n")
 
 
 def _words_between(text: str, first: Finding, second: Finding) -> int:
     if first.start > second.start:
         first, second = second, first
     return len(_WORD.findall(text[first.end : second.start]))
+
+
+def _same_sentence(text: str, first: Finding, second: Finding) -> bool:
+    if first.start > second.start:
+        first, second = second, first
+    return _SENTENCE_END.search(text, first.end, max(first.end, second.start)) is None
+
+
+def _close(text: str, first: Finding, second: Finding, within: int, sentence: bool) -> int | None:
+    """Words between two findings that are near enough (never the same words), else None."""
+    if first.start < second.end and second.start < first.end:
+        return None
+    if sentence and not _same_sentence(text, first, second):
+        return None
+    gap = _words_between(text, first, second)
+    return gap if gap <= within else None
+
+
+def _apart(gap: int, within: int, sentence: bool) -> str:
+    return f"{gap} word{'s' if gap != 1 else ''} apart, at most {within}" + (
+        ", same sentence" if sentence else ""
+    )
 
 
 def compile_condition(
@@ -90,9 +114,14 @@ def compile_condition(
         return _lexicon(names)
     if cond.near is not None:
         near = cond.near
+        if near.entities is not None:
+            if not lists.get(near.a):
+                return _never(f"near {near.a} (empty) within {near.within} words of pii")
+            return _near_entities(near.a, frozenset(near.entities), near.within, near.sentence)
+        assert near.b is not None
         if not lists.get(near.a) or not lists.get(near.b):
             return _never(f"near {near.a} within {near.within} words of {near.b} (a list is empty)")
-        return _near(near.a, near.b, near.within)
+        return _near(near.a, near.b, near.within, near.sentence)
     if cond.pattern is not None:
         return _pattern(frozenset(cond.pattern.names))
     if cond.classifier is not None:
@@ -248,8 +277,8 @@ def _lexicon(names: tuple[str, ...]) -> Node:
     return Node(evaluate, frozenset({"lexicon"}), text)
 
 
-def _near(a: str, b: str, within: int) -> Node:
-    text = f"near {a} within {within} words of {b}"
+def _near(a: str, b: str, within: int, sentence: bool = False) -> Node:
+    text = f"near {a} within {within} words of {b}" + (" in one sentence" if sentence else "")
 
     def evaluate(ctx: Context) -> Outcome:
         if "lexicon" not in ctx.ran:
@@ -260,18 +289,45 @@ def _near(a: str, b: str, within: int) -> Node:
         for fa in firsts:
             for fb in seconds:
                 # One phrase in both lists ("invest") is one word, not two words near each other.
-                if fa.start < fb.end and fb.start < fa.end:
-                    continue
-                gap = _words_between(ctx.post.text, fa, fb)
-                if gap <= within:
+                gap = _close(ctx.post.text, fa, fb, within, sentence)
+                if gap is not None:
                     clause = (
                         f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
-                        f"({gap} word{'s' if gap != 1 else ''} apart, at most {within})"
+                        f"({_apart(gap, within, sentence)})"
                     )
                     return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
         return FALSE
 
     return Node(evaluate, frozenset({"lexicon"}), text)
+
+
+def _near_entities(a: str, entities: frozenset[str], within: int, sentence: bool) -> Node:
+    """A phrase of ``a`` near personal data (a PERSON): decided False without the costly NER pass
+    whenever the post has no phrase of ``a``."""
+    needed = detectors_for_entities(entities)
+    names = "|".join(sorted(entities))
+    text = f"near {a} within {within} words of pii {names}" + (" in one sentence" if sentence else "")
+
+    def evaluate(ctx: Context) -> Outcome:
+        if "lexicon" not in ctx.ran:
+            return UNKNOWN
+        firsts = [f for f in ctx.by_detector.get("lexicon", ()) if f.type == a]
+        if not firsts:
+            return FALSE
+        seconds = [f for d in ("pii", "ner") for f in ctx.by_detector.get(d, ()) if f.type in entities]
+        for fa in firsts:
+            for fb in seconds:
+                gap = _close(ctx.post.text, fa, fb, within, sentence)
+                if gap is not None:
+                    # Never quote the personal data itself: the clause is shown to every reviewer.
+                    clause = (
+                        f"near {a} '{_quote(fa, ctx.post)}' and pii {fb.type} (chars {fb.start}-{fb.end}) "
+                        f"({_apart(gap, within, sentence)})"
+                    )
+                    return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
+        return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
+
+    return Node(evaluate, frozenset({"lexicon"}) | needed, text)
 
 
 def _pattern(names: frozenset[str]) -> Node:

@@ -133,8 +133,18 @@ class LexiconPredicate(Strict):
 
 class NearPredicate(Strict):
     a: str
-    b: str
+    b: str | None = Field(default=None, description="a list name")
+    entities: list[str] | None = Field(
+        default=None, min_length=1, description="instead of b: personal data entities, e.g. [PERSON]"
+    )
     within: int = Field(default=8, ge=0, le=100, description="at most this many words between them")
+    sentence: bool = Field(default=False, description="both in the same sentence")
+
+    @model_validator(mode="after")
+    def _one_b(self) -> NearPredicate:
+        if (self.b is None) == (self.entities is None):
+            raise ValueError("give one of 'b: <list>' or 'entities: [PERSON, ...]': what 'a' must be near")
+        return self
 
 
 class PatternPredicate(Strict):
