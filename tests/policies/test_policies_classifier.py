@@ -4,6 +4,7 @@ its model's hash part of the policy version."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,23 @@ def test_the_policy_version_includes_the_model(monkeypatch, tmp_path):
     monkeypatch.setattr("policies.loader.shipped_artefact_sha256", lambda: "0" * 64)
     other = _load(tmp_path)
     assert other.version != policies.version and other.model_sha256 == "0" * 64
+
+
+def test_explain_names_the_phrases_and_the_threshold():
+    from typer.testing import CliRunner
+
+    from policies.cli import app
+
+    result = CliRunner().invoke(
+        app, ["explain", "-j", "US", "--role", "registered_rep", "--lang", "en", PROMISE]
+    )
+    assert result.exit_code == 0, result.output
+    threshold = shipped_classifier().thresholds["promissory_claim"]
+    assert "us-finra-2210-promissory" in result.output
+    assert "because classifier promissory_claim " in result.output and "driven by '" in result.output
+    line = next(line for line in result.output.splitlines() if line.strip().startswith("classifier:"))
+    assert f"model threshold {threshold:.2f}; phrases '" in line
+    # Every phrase shown is a slice of the post at the offsets given.
+    for phrase, span in re.findall(r"'([^']+)' (\d+-\d+) \+", line):
+        start, end = map(int, span.split("-"))
+        assert PROMISE[start:end] == phrase
