@@ -6,9 +6,11 @@ positive makes it a hard negative (``labels: ["none"]``, the label in ``negative
 verdicts (benign, duplicate) say nothing about the label and are left out.
 
 The store keeps no post text, only evidence: for a whole-post classifier finding, the first
-``alerts.evidence.WHOLE_POST_EXCERPT_CHARS`` characters with personal data masked by type
-(``[EMAIL_ADDRESS]``). That excerpt is what is exported (``text_complete`` says whether it is the
-whole post). Anonymised alerts (retention) have none and are skipped.
+``alerts.evidence.WHOLE_POST_EXCERPT_CHARS`` characters with the personal data the run found masked
+by type (``[EMAIL_ADDRESS]``). That excerpt is what is exported (``text_complete`` says whether it
+is the whole post), after every pattern PII entity and every name (NER) is masked again: the run only
+looked for what its rules needed, and a corpus lives in a repository. Anonymised alerts (retention)
+have no excerpt and are skipped.
 
 Nothing here writes into ``policies/corpus/``: the examples are reviewed, then added by hand, and
 ``veille models train`` is the explicit, versioned retraining step.
@@ -21,8 +23,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerts.evidence import masked_excerpt
 from alerts.model import Alert, Verdict
+from detectors.base import Detector
 from detectors.classifier_train import LANGUAGES, NEGATIVE, split_for
+from detectors.registry import full_plan
+from policies.post import Author, Post, Source
 
 EXPORTED_VERDICTS = (Verdict.TRUE_POSITIVE, Verdict.FALSE_POSITIVE)
 ELLIPSIS = "…"
@@ -57,10 +63,31 @@ def _excerpt(alert: Alert) -> tuple[str, bool] | None:
     return None
 
 
+class PersonalDataMask:
+    """Masks what the ``pii`` and ``ner`` detectors find in a text, as evidence snippets are masked."""
+
+    def __init__(self, detectors: Iterable[Detector]) -> None:
+        self._detectors = [d for d in detectors if d.name in ("pii", "ner")]
+
+    def __call__(self, text: str, lang: str) -> str:
+        record = Post(
+            id="feedback",
+            source=Source.INTERNAL,
+            channel="export",
+            author=Author(id="export"),
+            text=text,
+            lang=lang,
+        )
+        plan = full_plan("GLOBAL")
+        found = [f for detector in self._detectors for f in detector.detect([record], plan)[0]]
+        return masked_excerpt(text, 0, len(text), found)
+
+
 def feedback_examples(
     alerts: Iterable[Alert],
     counts: ExportCounts,
     detect_language: Callable[[str], str | None] | None = None,
+    mask: Callable[[str, str], str] | None = None,
 ) -> list[dict[str, Any]]:
     """One corpus example per post reviewed, from its closed classifier-driven alerts."""
     posts: dict[str, _Post] = {}
@@ -97,7 +124,7 @@ def feedback_examples(
         examples.append(
             {
                 "id": example_id,
-                "text": post.text,
+                "text": mask(post.text, lang) if mask is not None else post.text,
                 "lang": lang,
                 "labels": sorted(post.positives) or [NEGATIVE],
                 "provenance": "; ".join(post.sources),

@@ -160,7 +160,8 @@ def export_feedback(
     from alerts.query import AlertQuery
     from alerts.store import SqlAlertStore
     from detectors.language import LanguageDetector
-    from monitor.feedback import ExportCounts, feedback_examples
+    from detectors.registry import build_detectors
+    from monitor.feedback import ExportCounts, PersonalDataMask, feedback_examples
     from monitor.settings import Settings
 
     if str(output) != "-" and output.resolve().is_relative_to(shipped_corpus_dir().resolve()):
@@ -187,8 +188,9 @@ def export_feedback(
 
     counts = ExportCounts()
     languages = LanguageDetector(("en", "fr"))
+    mask = PersonalDataMask(build_detectors(settings.detectors))
     try:
-        examples = feedback_examples(closed_alerts(), counts, languages.detect)
+        examples = feedback_examples(closed_alerts(), counts, languages.detect, mask)
     finally:
         store.close()
     lines = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
@@ -200,6 +202,6 @@ def export_feedback(
         f"{counts.exported} example(s) from {counts.alerts} reviewed alert(s) (true/false positive); "
         f"skipped: {counts.not_classifier} not classifier-driven, {counts.anonymised} anonymised, "
         f"{counts.unknown_language} in another language. Texts are the stored excerpts (at most "
-        f"200 characters, personal data masked): review before adding to the corpus.",
+        f"200 characters), personal data and names masked: review before adding to the corpus.",
         err=True,
     )

@@ -30,7 +30,7 @@ def test_ner_runs_only_behind_a_cheaper_signal(policies, make_post, code):
     assert "ner" in plan.detector_plan.detectors and "LOCATION" not in plan.detector_plan.pii_entities
     assert {"pattern", "lexicon", "pii", "sentiment", "classifier"} <= plan.detector_plan.detectors
     # ...but a post the cheaper detectors found nothing in never reaches it.
-    post = make_post("Marie Dupont presents the results tomorrow", source="internal", channel="teams", lang="en")
+    post = make_post("Marie Dupont presents the results tomorrow", source="internal", channel="teams")
     assert not plan.needs("ner", post, [])
 
 
