@@ -21,6 +21,7 @@ from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.catalogue import NER_ENTITIES, PII_SPECS, PiiSpec
 from detectors.config import DetectorConfig
 from detectors.lexicon import fold
+from detectors.not_personal import is_reference_code
 
 # Presidio's LemmaContextAwareEnhancer defaults.
 CONTEXT_BOOST = 0.35
@@ -147,6 +148,10 @@ class PiiDetector:
         for result in EntityRecognizer.remove_duplicates(results):
             value = text[result.start : result.end]
             if value.strip().casefold() in self._allow:
+                continue
+            if result.entity_type == "PHONE_NUMBER" and is_reference_code(
+                text, result.start, result.end, id(result) in supporting
+            ):
                 continue
             if result.score < self.config.threshold(result.entity_type):
                 continue

@@ -330,7 +330,7 @@ def backtest_command(
         active,
         proposed,
         posts,
-        build_detectors(settings.detectors),
+        build_detectors(settings.detector_config()),
         jurisdiction_of=lambda post: resolve_jurisdiction(
             post, settings.channel_jurisdictions, settings.default_jurisdiction
         ),

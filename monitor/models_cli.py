@@ -188,7 +188,7 @@ def export_feedback(
 
     counts = ExportCounts()
     languages = LanguageDetector(("en", "fr"))
-    mask = PersonalDataMask(build_detectors(settings.detectors))
+    mask = PersonalDataMask(build_detectors(settings.detector_config()))
     try:
         examples = feedback_examples(closed_alerts(), counts, languages.detect, mask)
     finally:
