@@ -197,7 +197,7 @@ def build_plan(
     detectors: set[str] = set()
     sentiment = False
     for rule in rules:
-        for cond in _conditions(rule.spec):
+        for cond in rule_conditions(rule.spec):
             if cond.pii is not None:
                 entities.update(cond.pii.entities)
             elif cond.pattern is not None:
@@ -243,7 +243,8 @@ def build_plan(
     )
 
 
-def _conditions(spec: RuleSpec) -> list[Condition]:
+def rule_conditions(spec: RuleSpec) -> list[Condition]:
+    """Every condition of a rule, nested ones included, its exceptions' too."""
     out: list[Condition] = []
     stack = [spec.when, *(e.when for e in spec.exceptions)]
     while stack:

@@ -14,16 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from detectors.classifier import (
-    ARTEFACT_RESOURCE,
-    ArtefactError,
-    shipped_artefact_sha256,
-    shipped_classifier,
-)
+from detectors.classifier import shipped_artefact_sha256
 from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
-from policies.names import CLASSIFIER_LABELS, ENTITY_NAMES, PATTERN_TYPES
-from policies.schema import Condition, PackFile, RuleSpec
+from policies.references import check_names, classifier_thresholds, walk
+from policies.schema import PackFile, RuleSpec
 from policies.validation import validation_errors
 from policies.yamlsrc import line_of, load_yaml
 
@@ -187,7 +182,8 @@ def load_policy_set(
     if not errors:
         for pack in _order(packs, errors):
             _resolve(pack, errors)
-    thresholds = _classifier_thresholds(files, errors) if not errors else None
+    rules = [rule for f in files for rule in f.spec.rules]
+    thresholds = classifier_thresholds(rules, errors) if not errors else None
     if errors:
         raise PolicyError.collect(errors)
 
@@ -223,43 +219,6 @@ def load_policy_set(
             "restore policies/packs/global.yaml",
         )
     return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files), model_sha256)
-
-
-def _classifier_thresholds(files: Sequence[_File], errors: list[PolicyError]) -> dict[str, float] | None:
-    """The shipped model's thresholds, parsed only when some rule reads a classifier label."""
-    used = {
-        cond.classifier.label
-        for f in files
-        for rule in f.spec.rules
-        for cond in _conditions_of(rule)
-        if cond.classifier is not None
-    }
-    if not used:
-        return None
-    try:
-        model = shipped_classifier()
-    except (ArtefactError, OSError) as exc:
-        errors.append(
-            PolicyError(f"detectors/{ARTEFACT_RESOURCE}", None, f"classifier model unusable: {exc}",
-                        "rebuild it with `veille models train`")
-        )
-        return None
-    missing = sorted(used - set(model.labels))
-    if missing:
-        errors.append(
-            PolicyError(f"detectors/{ARTEFACT_RESOURCE}", None,
-                        f"the classifier model has no label(s) {missing}",
-                        "rebuild it with `veille models train` from a corpus with those labels")
-        )
-    return dict(model.thresholds)
-
-
-def _conditions_of(rule: RuleSpec) -> Iterator[Condition]:
-    for _, cond in _walk((), rule.when):
-        yield cond
-    for exception in rule.exceptions:
-        for _, cond in _walk((), exception.when):
-            yield cond
 
 
 def _depth(pack: _Pack) -> int:
@@ -446,71 +405,5 @@ def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:
         ((*base, "exceptions", i, "when"), e.when) for i, e in enumerate(spec.exceptions)
     ]
     for path, cond in conditions:
-        for sub_path, sub in _walk(path, cond):
-            _check_condition(f, sub_path, sub, prefix, pack, errors)
-
-
-def _walk(path: tuple[str | int, ...], cond: Condition) -> Iterator[tuple[tuple[str | int, ...], Condition]]:
-    yield path, cond
-    for key, children in (("all", cond.all_), ("any", cond.any_)):
-        for i, child in enumerate(children or ()):
-            yield from _walk((*path, key, i), child)
-    if cond.not_ is not None:
-        yield from _walk((*path, "not"), cond.not_)
-
-
-def _check_condition(
-    f: _File,
-    path: tuple[str | int, ...],
-    cond: Condition,
-    prefix: str,
-    pack: _Pack,
-    errors: list[PolicyError],
-) -> None:
-    def unknown_list(name: str, at: tuple[str | int, ...]) -> None:
-        if name not in pack.lists:
-            errors.append(
-                f.error(at, f"{prefix}unknown list '{name}'", did_you_mean(name, pack.lists, "Lists defined"))
-            )
-
-    if cond.lexicon is not None:
-        for i, name in enumerate(cond.lexicon.lists):
-            unknown_list(name, (*path, "lexicon", "lists", i))
-    if cond.near is not None:
-        unknown_list(cond.near.a, (*path, "near", "a"))
-        if cond.near.b is not None:
-            unknown_list(cond.near.b, (*path, "near", "b"))
-    entity_paths: list[tuple[tuple[str | int, ...], list[str]]] = []
-    if cond.pii is not None:
-        entity_paths.append(((*path, "pii", "entities"), cond.pii.entities))
-    if cond.near is not None and cond.near.entities is not None:
-        entity_paths.append(((*path, "near", "entities"), cond.near.entities))
-    for at, entities in entity_paths:
-        for i, entity in enumerate(entities):
-            if entity not in ENTITY_NAMES:
-                errors.append(
-                    f.error(
-                        (*at, i),
-                        f"{prefix}unknown entity type '{entity}'",
-                        did_you_mean(entity, ENTITY_NAMES, "Entities known"),
-                    )
-                )
-    if cond.classifier is not None and cond.classifier.label not in CLASSIFIER_LABELS:
-        label = cond.classifier.label
-        errors.append(
-            f.error(
-                (*path, "classifier", "label"),
-                f"{prefix}unknown classifier label '{label}'",
-                did_you_mean(label, CLASSIFIER_LABELS, "Labels known"),
-            )
-        )
-    if cond.pattern is not None:
-        for i, name in enumerate(cond.pattern.names):
-            if name not in PATTERN_TYPES:
-                errors.append(
-                    f.error(
-                        (*path, "pattern", "names", i),
-                        f"{prefix}unknown pattern '{name}'",
-                        did_you_mean(name, PATTERN_TYPES, "Patterns known"),
-                    )
-                )
+        for sub_path, sub in walk(path, cond):
+            check_names(f, sub_path, sub, prefix, pack.lists, errors)
