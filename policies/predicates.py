@@ -75,14 +75,21 @@ def _same_sentence(text: str, first: Finding, second: Finding) -> bool:
     return _SENTENCE_END.search(text, first.end, max(first.end, second.start)) is None
 
 
-def _close(text: str, first: Finding, second: Finding, within: int, sentence: bool) -> int | None:
-    """Words between two findings that are near enough (never the same words), else None."""
-    if first.start < second.end and second.start < first.end:
-        return None
-    if sentence and not _same_sentence(text, first, second):
-        return None
-    gap = _words_between(text, first, second)
-    return gap if gap <= within else None
+def _close_pair(
+    text: str, firsts: Sequence[Finding], seconds: Sequence[Finding], within: int, sentence: bool
+) -> tuple[Finding, Finding, int] | None:
+    """The first pair near enough, with the words between them; never one span with itself (a
+    phrase in both lists, "invest", is one word, not two words near each other)."""
+    for first in firsts:
+        for second in seconds:
+            if first.start < second.end and second.start < first.end:
+                continue
+            if sentence and not _same_sentence(text, first, second):
+                continue
+            gap = _words_between(text, first, second)
+            if gap <= within:
+                return first, second, gap
+    return None
 
 
 def _apart(gap: int, within: int, sentence: bool) -> str:
@@ -286,17 +293,15 @@ def _near(a: str, b: str, within: int, sentence: bool = False) -> Node:
         lexicon = ctx.by_detector.get("lexicon", ())
         firsts = [f for f in lexicon if f.type == a]
         seconds = [f for f in lexicon if f.type == b]
-        for fa in firsts:
-            for fb in seconds:
-                # One phrase in both lists ("invest") is one word, not two words near each other.
-                gap = _close(ctx.post.text, fa, fb, within, sentence)
-                if gap is not None:
-                    clause = (
-                        f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
-                        f"({_apart(gap, within, sentence)})"
-                    )
-                    return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
-        return FALSE
+        pair = _close_pair(ctx.post.text, firsts, seconds, within, sentence)
+        if pair is None:
+            return FALSE
+        fa, fb, gap = pair
+        clause = (
+            f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
+            f"({_apart(gap, within, sentence)})"
+        )
+        return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
 
     return Node(evaluate, frozenset({"lexicon"}), text)
 
@@ -315,17 +320,16 @@ def _near_entities(a: str, entities: frozenset[str], within: int, sentence: bool
         if not firsts:
             return FALSE
         seconds = [f for d in ("pii", "ner") for f in ctx.by_detector.get(d, ()) if f.type in entities]
-        for fa in firsts:
-            for fb in seconds:
-                gap = _close(ctx.post.text, fa, fb, within, sentence)
-                if gap is not None:
-                    # Never quote the personal data itself: the clause is shown to every reviewer.
-                    clause = (
-                        f"near {a} '{_quote(fa, ctx.post)}' and pii {fb.type} (chars {fb.start}-{fb.end}) "
-                        f"({_apart(gap, within, sentence)})"
-                    )
-                    return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
-        return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
+        pair = _close_pair(ctx.post.text, firsts, seconds, within, sentence)
+        if pair is None:
+            return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
+        fa, fb, gap = pair
+        # Never quote the personal data itself: the clause is shown to every reviewer.
+        clause = (
+            f"near {a} '{_quote(fa, ctx.post)}' and pii {fb.type} (chars {fb.start}-{fb.end}) "
+            f"({_apart(gap, within, sentence)})"
+        )
+        return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
 
     return Node(evaluate, frozenset({"lexicon"}) | needed, text)
 
