@@ -26,12 +26,13 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from detectors.base import DetectorPlan, Finding
-from detectors.classifier_features import features, is_char_feature
+from detectors.classifier_features import is_char_feature, tokens, word_char_ngrams
 
 ARTEFACT_FORMAT = "veille-risk-classifier/1"
 ARTEFACT_RESOURCE = "models/risk_classifier.json"
 LANGUAGES: frozenset[str] = frozenset({"en", "fr"})
 TOP_PHRASES = 5
+TOKEN_CACHE_LIMIT = 200_000  # words whose character n-grams are remembered (a few MB)
 
 
 class TextRecord(Protocol):
@@ -98,6 +99,7 @@ class RiskClassifier:
         scale_shift = [artefact["calibration"][label] for label in self.labels]
         self._scale = np.asarray([pair[0] for pair in scale_shift], dtype=np.float64)
         self._shift = np.asarray([pair[1] for pair in scale_shift], dtype=np.float64)
+        self._token_rows: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskClassifier:
@@ -114,12 +116,42 @@ class RiskClassifier:
         """The artefact shipped as package data with this version of Veille."""
         return cls.from_bytes(shipped_artefact_bytes())
 
-    def _vector(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        known = [(self._index[name], count) for name, count in counts.items() if name in self._index]
-        if not known:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        rows = np.fromiter((row for row, _ in known), dtype=np.intp, count=len(known))
-        tf = 1.0 + np.log(np.fromiter((count for _, count in known), dtype=np.float64, count=len(known)))
+    def _rows(self, text: str) -> np.ndarray:
+        """The vocabulary rows of ``features(text)``, one entry per occurrence, without spelling every
+        character n-gram of every word again: a word's n-gram rows are looked up once and cached."""
+        index = self._index
+        words: list[int] = []
+        parts: list[np.ndarray] = []
+        previous: str | None = None
+        for token, _, _ in tokens(text):
+            row = index.get("w:" + token)
+            if row is not None:
+                words.append(row)
+            if previous is not None:
+                row = index.get(f"b:{previous} {token}")
+                if row is not None:
+                    words.append(row)
+            previous = token
+            parts.append(self._char_rows(token))
+        return np.concatenate([np.asarray(words, dtype=np.intp), *parts])
+
+    def _char_rows(self, token: str) -> np.ndarray:
+        cached = self._token_rows.get(token)
+        if cached is None:
+            low, high = self.char_ngrams
+            index = self._index
+            grams = word_char_ngrams(token, low, high) if high else iter(())
+            found = (index.get("c:" + gram) for gram in grams)
+            cached = np.asarray([row for row in found if row is not None], dtype=np.intp)
+            if len(self._token_rows) >= TOKEN_CACHE_LIMIT:
+                self._token_rows.clear()
+            self._token_rows[token] = cached
+        return cached
+
+    def _tfidf(self, rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(rows):
+            return rows, np.empty(0)
+        tf = 1.0 + np.log(counts)
         values = tf * self._idf[rows]
         # Word and character blocks are normalised apart, exactly as classifier_features.tfidf does.
         chars = self._is_char[rows]
@@ -134,7 +166,8 @@ class RiskClassifier:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, text: str) -> dict[str, float]:
-        rows, values = self._vector(features(text, self.char_ngrams)[0])
+        rows, counts = np.unique(self._rows(text), return_counts=True)
+        rows, values = self._tfidf(rows, counts.astype(np.float64))
         margins = self._bias + (values @ self._weights[rows] if len(rows) else 0.0)
         return dict(zip(self.labels, (float(p) for p in self._probabilities(margins)), strict=True))
 
@@ -142,26 +175,62 @@ class RiskClassifier:
         return [self.score(text) for text in texts]
 
     def explain(self, text: str, label: str, top: int = TOP_PHRASES) -> list[Phrase]:
-        """The words and phrases of ``text`` whose features pushed ``label`` up the most.
+        """The words and phrases of ``text`` whose features pushed ``label`` up the most."""
+        return self.explain_labels(text, [label], top)[label]
 
-        Character n-grams are credited to the word they were read from and word bigrams to the two
-        words, so that every phrase is a slice of the text a reviewer can find.
+    def explain_labels(
+        self, text: str, labels: Sequence[str], top: int = TOP_PHRASES
+    ) -> dict[str, list[Phrase]]:
+        """For each label, the words and phrases of ``text`` whose features pushed it up the most.
+
+        Each feature is credited, once, to the first place it was read: character n-grams to their word,
+        word bigrams to the two words, so that every phrase is a slice of the text a reviewer can find.
         """
-        column = self.labels.index(label)
-        counts, spans = features(text, self.char_ngrams, with_spans=True)
-        rows, values = self._vector(counts)
+        rows, counts = np.unique(self._rows(text), return_counts=True)
+        rows, values = self._tfidf(rows, counts.astype(np.float64))
         if not len(rows):
-            return []
-        names = [name for name in counts if name in self._index]
-        contributions = values * self._weights[rows, column]
-        by_span: dict[tuple[int, int], float] = {}
-        for name, contribution in zip(names, contributions, strict=True):
-            span = spans[name]
-            by_span[span] = by_span.get(span, 0.0) + float(contribution)
-        ranked = sorted(((w, s) for s, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1]))
-        return [
-            Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
-        ]
+            return {label: [] for label in labels}
+        value_of = dict(zip(rows.tolist(), values.tolist(), strict=True))
+        credited, spans = self._credits(text)
+        credited_values = np.fromiter(
+            (value_of[row] for row in credited), dtype=np.float64, count=len(credited)
+        )
+        explained = {}
+        for label in labels:
+            contributions = credited_values * self._weights[credited, self.labels.index(label)]
+            by_span: dict[tuple[int, int], float] = {}
+            for span, contribution in zip(spans, contributions.tolist(), strict=True):
+                by_span[span] = by_span.get(span, 0.0) + contribution
+            ranked = sorted(
+                ((w, sp) for sp, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1])
+            )
+            explained[label] = [
+                Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
+            ]
+        return explained
+
+    def _credits(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Every known feature's row, in the order first read, with the span it was first read from."""
+        index = self._index
+        seen: set[int] = set()
+        rows: list[int] = []
+        spans: list[tuple[int, int]] = []
+
+        def credit(row: int | None, span: tuple[int, int]) -> None:
+            if row is not None and row not in seen:
+                seen.add(row)
+                rows.append(row)
+                spans.append(span)
+
+        previous: tuple[str, int] | None = None
+        for token, start, end in tokens(text):
+            credit(index.get("w:" + token), (start, end))
+            if previous is not None:
+                credit(index.get(f"b:{previous[0]} {token}"), (previous[1], end))
+            previous = (token, start)
+            for row in self._char_rows(token).tolist():
+                credit(row, (start, end))
+        return np.asarray(rows, dtype=np.intp), spans
 
 
 def shipped_artefact_bytes() -> bytes:
@@ -246,13 +315,19 @@ class ClassifierDetector:
             return []
         model = self.model
         floors = self.floors() if floors is None else floors
+        reported = {
+            label: score
+            for label, score in model.score(text).items()
+            if label in floors and score >= floors[label]
+        }
+        if not reported:
+            return []
+        # One pass over the post explains every label reported.
+        explained = model.explain_labels(text, list(reported))
         found = []
-        for label, score in model.score(text).items():
-            floor = floors.get(label)
-            if floor is None or score < floor:
-                continue
+        for label, score in reported.items():
             threshold = model.thresholds[label]
-            phrases = model.explain(text, label)
+            phrases = explained[label]
             found.append(
                 Finding(
                     "classifier",

@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from detectors.base import DetectorPlan
 from detectors.classifier import ArtefactError, ClassifierDetector, RiskClassifier, shipped_classifier
+from detectors.classifier_features import features
 from detectors.classifier_train import (
     DEFAULT_SEED,
     LABELS,
@@ -171,6 +173,23 @@ def test_findings_explain_with_phrases_present_in_the_text(corpus: list[Example]
                 assert phrase["phrase"] and example.text[phrase["start"] : phrase["end"]] == phrase["phrase"]
             explained += 1
     assert explained >= 100
+
+
+def test_scoring_reads_exactly_the_features_training_reads(corpus: list[Example]) -> None:
+    # Scoring looks words' character n-grams up once and caches them; training spells them out with
+    # classifier_features.features. Both must read the same features, the same number of times, and
+    # credit each to the same first place in the text.
+    model = shipped_classifier()
+    for example in corpus[::7]:
+        counts, spans = features(example.text, model.char_ngrams, with_spans=True)
+        known = {name: n for name, n in counts.items() if name in model._index}
+        assert Counter(model._rows(example.text).tolist()) == Counter(
+            {model._index[name]: n for name, n in known.items()}
+        )
+        rows, credited = model._credits(example.text)
+        assert list(zip(rows.tolist(), credited, strict=True)) == [
+            (model._index[name], spans[name]) for name in known
+        ]
 
 
 def test_detector_honours_plan_language_and_labels() -> None:
