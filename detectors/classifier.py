@@ -14,11 +14,12 @@ be a guess. Measured choices, corpus sizes and per-label quality: ``detectors/mo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, Protocol
@@ -54,6 +55,30 @@ class Phrase:
 
     def as_dict(self) -> dict[str, Any]:
         return {"phrase": self.text, "start": self.start, "end": self.end, "weight": self.weight}
+
+
+class LazyExtra(Mapping[str, Any]):
+    """A finding's ``extra`` whose one costly key is computed on first read, then kept."""
+
+    def __init__(self, values: Mapping[str, Any], key: str, compute: Callable[[], Any]) -> None:
+        self._values = dict(values)
+        self._key = key
+        self._compute: Callable[[], Any] | None = compute
+
+    def __getitem__(self, key: str) -> Any:
+        if key == self._key and self._compute is not None:
+            self._values[key] = self._compute()
+            self._compute = None
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *([self._key] if self._compute is not None else [])])
+
+    def __len__(self) -> int:
+        return len(self._values) + (self._compute is not None)
+
+    def __repr__(self) -> str:
+        return f"LazyExtra({dict(self)!r})"
 
 
 class ArtefactError(ValueError):
@@ -354,12 +379,19 @@ class ClassifierDetector:
         }
         if not reported:
             return []
-        # One pass over the post explains every label reported.
-        explained = model.explain_labels(text, list(reported))
+        # Most findings are read by no rule that matches: their phrases are worked out only when
+        # read (a clause, `veille policies explain`), one pass over the post for every label reported.
+        explained: dict[str, list[dict[str, Any]]] = {}
+
+        def phrases(label: str) -> list[dict[str, Any]]:
+            if not explained:
+                for name, found in model.explain_labels(text, list(reported)).items():
+                    explained[name] = [phrase.as_dict() for phrase in found]
+            return explained[label]
+
         found = []
         for label, score in reported.items():
             threshold = model.thresholds[label]
-            phrases = explained[label]
             found.append(
                 Finding(
                     "classifier",
@@ -368,13 +400,16 @@ class ClassifierDetector:
                     len(text),
                     round(score, 4),
                     f"risk_classifier:{model.sha256[:12]}",
-                    {
-                        "threshold": threshold,
-                        "above_threshold": score >= threshold,
-                        "phrases": [phrase.as_dict() for phrase in phrases],
-                        "model": model.model,
-                        "model_sha256": model.sha256,
-                    },
+                    LazyExtra(
+                        {
+                            "threshold": threshold,
+                            "above_threshold": score >= threshold,
+                            "model": model.model,
+                            "model_sha256": model.sha256,
+                        },
+                        "phrases",
+                        functools.partial(phrases, label),
+                    ),
                 )
             )
         return found
