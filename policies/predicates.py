@@ -8,6 +8,7 @@ a decided outcome.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from detectors.base import Finding
 from policies.names import detectors_for_entities
 from policies.post import Post
-from policies.schema import ClassifierPredicate, Condition
+from policies.schema import Condition
 
 Tri = bool | None  # None: unknown, a detector it depends on has not run yet
 
@@ -59,14 +60,38 @@ def _quote(finding: Finding, post: Post) -> str:
 
 
 _WORD = re.compile(r"\w+")
+# A predicate over thousands of findings (a post full of addresses) quotes this many in its clauses,
+# then says how many more there were: the explanation stays readable and the alert small.
+MAX_CLAUSES_PER_PREDICATE = 10
+
+
+def _clauses(findings: Sequence[Finding], describe: Callable[[Finding], str]) -> tuple[str, ...]:
+    shown = tuple(describe(f) for f in findings[:MAX_CLAUSES_PER_PREDICATE])
+    more = len(findings) - len(shown)
+    return (*shown, f"... and {more} more") if more > 0 else shown
+
+
+class _WordIndex:
+    """Where the words of a text start and end, to count the words between two spans in O(log n)."""
+
+    def __init__(self, text: str) -> None:
+        words = [match.span() for match in _WORD.finditer(text)]
+        self.starts = [start for start, _ in words]
+        self.ends = [end for _, end in words]
+
+    def between(self, start: int, end: int) -> int:
+        """Words with a character in ``text[start:end]``: what ``_WORD.findall`` on the slice counts."""
+        if start >= end:
+            return 0
+        return bisect_left(self.starts, end) - bisect_right(self.ends, start)
+
+    def start_of(self, index: int) -> int | None:
+        """Where word ``index`` starts; None past the last word."""
+        return self.starts[index] if index < len(self.starts) else None
+
+
 # A sentence ends at . ! ? … followed by a space or the end, or at a line break.
 _SENTENCE_END = re.compile(r"[.!?…]+(?:\s|$)|\n")
-
-
-def _words_between(text: str, first: Finding, second: Finding) -> int:
-    if first.start > second.start:
-        first, second = second, first
-    return len(_WORD.findall(text[first.end : second.start]))
 
 
 def _same_sentence(text: str, first: Finding, second: Finding) -> bool:
@@ -75,27 +100,8 @@ def _same_sentence(text: str, first: Finding, second: Finding) -> bool:
     return _SENTENCE_END.search(text, first.end, max(first.end, second.start)) is None
 
 
-def _close_pair(
-    text: str, firsts: Sequence[Finding], seconds: Sequence[Finding], within: int, sentence: bool
-) -> tuple[Finding, Finding, int] | None:
-    """The first pair near enough, with the words between them; never one span with itself (a
-    phrase in both lists, "invest", is one word, not two words near each other)."""
-    for first in firsts:
-        for second in seconds:
-            if first.start < second.end and second.start < first.end:
-                continue
-            if sentence and not _same_sentence(text, first, second):
-                continue
-            gap = _words_between(text, first, second)
-            if gap <= within:
-                return first, second, gap
-    return None
-
-
 def _apart(gap: int, within: int, sentence: bool) -> str:
-    return f"{gap} word{'s' if gap != 1 else ''} apart, at most {within}" + (
-        ", same sentence" if sentence else ""
-    )
+    return f"{gap} word{'s' if gap != 1 else ''} apart, at most {within}" + (", same sentence" * sentence)
 
 
 def compile_condition(
@@ -132,7 +138,7 @@ def compile_condition(
     if cond.pattern is not None:
         return _pattern(frozenset(cond.pattern.names))
     if cond.classifier is not None:
-        return _classifier(cond.classifier.label, classifier_floor(cond.classifier, classifier_thresholds))
+        return _classifier(cond.classifier.label, cond.classifier.floor(classifier_thresholds))
     if cond.author is not None:
         return _author(cond.author.role, cond.author.is_employee)
     if cond.channel is not None:
@@ -231,7 +237,7 @@ def _pii(entities: frozenset[str], min_score: float, min_count: int) -> Node:
             return Outcome(
                 True,
                 tuple(found),
-                tuple(f"pii {f.type} (score {f.score:.2f}, chars {f.start}-{f.end})" for f in found),
+                _clauses(found, lambda f: f"pii {f.type} (score {f.score:.2f}, chars {f.start}-{f.end})"),
             )
         return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
 
@@ -265,23 +271,36 @@ def _lexicon(names: tuple[str, ...]) -> Node:
         found = [f for f in ctx.by_detector.get("lexicon", ()) if f.type in wanted]
         if not found:
             return FALSE
-        # "confidentiel" inside "strictement confidentiel" is the same evidence said twice.
-        found = [
-            f
-            for f in found
-            if not any(
-                g is not f
-                and g.type == f.type
-                and g.start <= f.start
-                and f.end <= g.end
-                and g.end - g.start > f.end - f.start
-                for g in found
-            )
-        ]
+        found = _outermost(found)
         found.sort(key=lambda f: f.start)
-        return Outcome(True, tuple(found), tuple(f"lexicon {f.type}: '{_quote(f, ctx.post)}'" for f in found))
+        clauses = _clauses(found, lambda f: f"lexicon {f.type}: '{_quote(f, ctx.post)}'")
+        return Outcome(True, tuple(found), clauses)
 
     return Node(evaluate, frozenset({"lexicon"}), text)
+
+
+def _outermost(found: list[Finding]) -> list[Finding]:
+    """Without the findings inside a longer one of the same list: "confidentiel" inside "strictement
+    confidentiel" is the same evidence said twice. One sort and one sweep per list."""
+    kept: list[Finding] = []
+    by_type: dict[str, list[Finding]] = defaultdict(list)
+    for finding in found:
+        by_type[finding.type].append(finding)
+    for group in by_type.values():
+        group.sort(key=lambda f: (f.start, -f.end))
+        reach = -1  # the furthest end of the findings seen so far
+        reach_before = -1  # the same, over those that start strictly earlier than the current one
+        previous_start = None
+        for finding in group:
+            if finding.start != previous_start:
+                reach_before, previous_start = reach, finding.start
+            # Inside a longer one: it ends later, or ends as far but starts earlier. An identical span
+            # is not longer, so both stay (as before).
+            if reach > finding.end or reach_before >= finding.end:
+                continue
+            kept.append(finding)
+            reach = max(reach, finding.end)
+    return kept
 
 
 def _near(a: str, b: str, within: int, sentence: bool = False) -> Node:
@@ -292,8 +311,11 @@ def _near(a: str, b: str, within: int, sentence: bool = False) -> Node:
             return UNKNOWN
         lexicon = ctx.by_detector.get("lexicon", ())
         firsts = [f for f in lexicon if f.type == a]
-        seconds = [f for f in lexicon if f.type == b]
-        pair = _close_pair(ctx.post.text, firsts, seconds, within, sentence)
+        seconds = sorted((f for f in lexicon if f.type == b), key=lambda f: (f.start, f.end))
+        if not firsts or not seconds:
+            return FALSE
+        body = ctx.post.text
+        pair = _first_near_pair(_WordIndex(body), firsts, seconds, within, body if sentence else None)
         if pair is None:
             return FALSE
         fa, fb, gap = pair
@@ -317,12 +339,12 @@ def _near_entities(a: str, entities: frozenset[str], within: int, sentence: bool
         if "lexicon" not in ctx.ran:
             return UNKNOWN
         firsts = [f for f in ctx.by_detector.get("lexicon", ()) if f.type == a]
-        if not firsts:
-            return FALSE
-        seconds = [f for d in ("pii", "ner") for f in ctx.by_detector.get(d, ()) if f.type in entities]
-        pair = _close_pair(ctx.post.text, firsts, seconds, within, sentence)
-        if pair is None:
-            return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
+        people = [f for d in ("pii", "ner") for f in ctx.by_detector.get(d, ()) if f.type in entities]
+        body, seconds = ctx.post.text, sorted(people, key=lambda f: (f.start, f.end))
+        of = body if sentence else None
+        pair = _first_near_pair(_WordIndex(body), firsts, seconds, within, of) if firsts and seconds else None
+        if pair is None:  # without a phrase of ``a``, decided whatever NER would find
+            return FALSE if not firsts or all(d in ctx.ran for d in needed) else UNKNOWN
         fa, fb, gap = pair
         # Never quote the personal data itself: the clause is shown to every reviewer.
         clause = (
@@ -332,6 +354,46 @@ def _near_entities(a: str, entities: frozenset[str], within: int, sentence: bool
         return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
 
     return Node(evaluate, frozenset({"lexicon"}) | needed, text)
+
+
+def _first_near_pair(
+    words: _WordIndex,
+    firsts: Sequence[Finding],
+    seconds: Sequence[Finding],
+    within: int,
+    sentence_of: str | None = None,
+) -> tuple[Finding, Finding, int] | None:
+    """The first ``a`` (in order) with a ``b`` at most ``within`` words away (and, given the text as
+    ``sentence_of``, in the same sentence), that ``b`` (the earliest), and the words between them;
+    None when there is no such pair.
+
+    ``seconds`` is sorted by (start, end). Each ``a`` looks only at the ``b`` that start in the few
+    words around it (found by bisection), never at every ``b``: linear in the post, not quadratic.
+    A ``b`` overlapping the ``a`` (one phrase in both lists, such as "invest") is not near it.
+    """
+    starts = [f.start for f in seconds]
+    longest = max(f.end - f.start for f in seconds)
+    for fa in firsts:
+        # A b ending at or before fa.start, with at most `within` words in text[b.end:fa.start]:
+        # it ends at or after the end of the word `within` words back, so starts `longest` before.
+        words_before = bisect_left(words.starts, fa.start)
+        earliest_end = words.ends[words_before - within - 1] if words_before > within else 0
+        # A b ending right at fa.start is 0 words away, even inside a word that straddles them.
+        low = bisect_left(starts, min(earliest_end, fa.start) - longest)
+        # A b starting at or after fa.end, with at most `within` words in text[fa.end:b.start].
+        words_done = bisect_right(words.ends, fa.end)
+        latest_start = words.start_of(words_done + within)
+        high = len(seconds) if latest_start is None else bisect_right(starts, max(latest_start, fa.end))
+        for fb in seconds[low:high]:
+            if fb.end <= fa.start:
+                gap = words.between(fb.end, fa.start)
+            elif fb.start >= fa.end:
+                gap = words.between(fa.end, fb.start)
+            else:
+                continue
+            if gap <= within and (sentence_of is None or _same_sentence(sentence_of, fa, fb)):
+                return fa, fb, gap
+    return None
 
 
 def _pattern(names: frozenset[str]) -> Node:
@@ -344,20 +406,10 @@ def _pattern(names: frozenset[str]) -> Node:
         if not found:
             return FALSE
         # Never quote a secret in a clause: clauses are shown to every reviewer of the alert.
-        return Outcome(
-            True, tuple(found), tuple(f"pattern {f.type} (chars {f.start}-{f.end})" for f in found)
-        )
+        clauses = _clauses(found, lambda f: f"pattern {f.type} (chars {f.start}-{f.end})")
+        return Outcome(True, tuple(found), clauses)
 
     return Node(evaluate, frozenset({"pattern"}), text)
-
-
-def classifier_floor(predicate: ClassifierPredicate, thresholds: Mapping[str, float] | None) -> float:
-    """The score a classifier predicate needs: its ``min_score``, else the model's threshold."""
-    if predicate.min_score is not None:
-        return predicate.min_score
-    if thresholds is None or predicate.label not in thresholds:
-        raise ValueError(f"no model threshold for classifier label {predicate.label!r}")
-    return thresholds[predicate.label]
 
 
 SHOWN_PHRASES = 3

@@ -7,6 +7,7 @@ so every error is reported against one form only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,10 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 MATURITIES = ("stable", "incubating", "sandbox")
 SOURCES = ("internal", "external")
-
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Maturity = Literal["stable", "incubating", "sandbox"]
 SourceName = Literal["internal", "external"]
+# Who reviews a rule's alerts: compliance sees every alert; communications (the comms role) only
+# those of rules that list it, pseudonymised and masked.
+AudienceName = Literal["compliance", "communications"]
+COMPLIANCE: AudienceName = "compliance"
+COMMUNICATIONS: AudienceName = "communications"
 
 NAME = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
@@ -169,6 +174,14 @@ class ClassifierPredicate(Strict):
     def _shorthand(cls, value: Any) -> Any:
         return {"label": value} if isinstance(value, str) else value
 
+    def floor(self, thresholds: Mapping[str, float] | None) -> float:
+        """The score the predicate needs: its ``min_score``, else the model's threshold (``thresholds``)."""
+        if self.min_score is not None:
+            return self.min_score
+        if thresholds is None or self.label not in thresholds:
+            raise ValueError(f"no model threshold for classifier label {self.label!r}")
+        return thresholds[self.label]
+
 
 class AuthorPredicate(Strict):
     role: list[str] | None = None
@@ -279,12 +292,34 @@ class RuleSpec(Strict):
     severity: Severity
     maturity: Maturity = "stable"
     sources: list[SourceName] = Field(default=["internal", "external"], min_length=1)
+    audience: list[AudienceName] = Field(
+        default=[COMPLIANCE],
+        min_length=1,
+        description="who reviews its alerts: [compliance], or [compliance, communications] for e-reputation",
+    )
     tags: list[str] = Field(default_factory=list)
     when: Condition
     exceptions: list[ExceptionSpec] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     remediation: str | None = None
     tests: RuleTests = Field(default_factory=RuleTests)
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _one_audience(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("audience")
+    @classmethod
+    def _compliance_sees_all(cls, value: list[str]) -> list[str]:
+        if COMPLIANCE not in value:
+            raise ValueError(
+                "compliance reviews every alert: write 'audience: [compliance, communications]' to "
+                "share a rule's alerts with communications"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("an audience is listed twice: list each of compliance, communications once")
+        return value
 
 
 class SpikeSpec(Strict):
