@@ -78,6 +78,8 @@ case "$cmd" in
         log "policy packs: check and test"
         "$VENV/bin/veille" policies check
         "$VENV/bin/veille" policies test
+        log "risk classifier: the shipped model is the build of its corpus"
+        "$VENV/bin/veille" models train --check
         log "pytest"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;

@@ -53,6 +53,9 @@ class DetectorPlan:
     lexicon_lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     patterns: frozenset[str] = frozenset()
     sentiment: bool = False
+    # Classifier labels to score, each with the lowest score a rule of the plan asks for: what the
+    # detector reports. Empty with "classifier" in ``detectors``: every label at the model's threshold.
+    classifier_min_scores: Mapping[str, float] = field(default_factory=dict)
 
     def wants(self, detector: str) -> bool:
         return detector in self.detectors

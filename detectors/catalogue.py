@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Cheapest first: the pipeline runs them in this order, so that the policy engine can decide
-# after the cheap ones whether the expensive NER pass still matters for a post.
-DETECTOR_ORDER: tuple[str, ...] = ("pattern", "lexicon", "pii", "sentiment", "ner")
+# after the cheap ones whether the costlier passes still matter for a post. The classifier (about
+# 5,000 posts/s) comes before NER (about 150 posts/s): a rule pairing the two runs NER only where
+# the classifier already agreed.
+DETECTOR_ORDER: tuple[str, ...] = ("pattern", "lexicon", "pii", "sentiment", "classifier", "ner")
 
 NER_ENTITIES: frozenset[str] = frozenset({"PERSON", "LOCATION"})
 
@@ -95,3 +97,16 @@ PATTERN_TYPES: frozenset[str] = frozenset(
 
 SENTIMENT_LANGUAGES: frozenset[str] = frozenset({"en", "fr"})
 SENTIMENT_LABELS: tuple[str, ...] = ("positive", "negative", "neutral")
+
+# The risk labels the shipped classifier scores (``detectors.classifier``): rules name them, the
+# corpus labels examples with them, and the artefact must hold exactly these.
+CLASSIFIER_LABELS: tuple[str, ...] = (
+    "promissory_claim",
+    "pumping",
+    "mnpi",
+    "special_category",
+    "harassment",
+    "employer_disparagement",
+    "financial_promotion",
+    "confidential_sharing",
+)

@@ -14,11 +14,12 @@ be a guess. Measured choices, corpus sizes and per-label quality: ``detectors/mo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ClassVar, Protocol
@@ -26,12 +27,13 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from detectors.base import DetectorPlan, Finding
-from detectors.classifier_features import features, is_char_feature
+from detectors.classifier_features import is_char_feature, tokens, word_char_ngrams
 
 ARTEFACT_FORMAT = "veille-risk-classifier/1"
 ARTEFACT_RESOURCE = "models/risk_classifier.json"
 LANGUAGES: frozenset[str] = frozenset({"en", "fr"})
 TOP_PHRASES = 5
+TOKEN_CACHE_LIMIT = 200_000  # words whose character n-grams are remembered (a few MB)
 
 
 class TextRecord(Protocol):
@@ -53,6 +55,30 @@ class Phrase:
 
     def as_dict(self) -> dict[str, Any]:
         return {"phrase": self.text, "start": self.start, "end": self.end, "weight": self.weight}
+
+
+class LazyExtra(Mapping[str, Any]):
+    """A finding's ``extra`` whose one costly key is computed on first read, then kept."""
+
+    def __init__(self, values: Mapping[str, Any], key: str, compute: Callable[[], Any]) -> None:
+        self._values = dict(values)
+        self._key = key
+        self._compute: Callable[[], Any] | None = compute
+
+    def __getitem__(self, key: str) -> Any:
+        if key == self._key and self._compute is not None:
+            self._values[key] = self._compute()
+            self._compute = None
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *([self._key] if self._compute is not None else [])])
+
+    def __len__(self) -> int:
+        return len(self._values) + (self._compute is not None)
+
+    def __repr__(self) -> str:
+        return f"LazyExtra({dict(self)!r})"
 
 
 class ArtefactError(ValueError):
@@ -98,6 +124,7 @@ class RiskClassifier:
         scale_shift = [artefact["calibration"][label] for label in self.labels]
         self._scale = np.asarray([pair[0] for pair in scale_shift], dtype=np.float64)
         self._shift = np.asarray([pair[1] for pair in scale_shift], dtype=np.float64)
+        self._token_rows: dict[str, np.ndarray] = {}
 
     @classmethod
     def from_bytes(cls, data: bytes) -> RiskClassifier:
@@ -112,14 +139,44 @@ class RiskClassifier:
     @classmethod
     def shipped(cls) -> RiskClassifier:
         """The artefact shipped as package data with this version of Veille."""
-        return cls.from_bytes(resources.files("detectors").joinpath(ARTEFACT_RESOURCE).read_bytes())
+        return cls.from_bytes(shipped_artefact_bytes())
 
-    def _vector(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
-        known = [(self._index[name], count) for name, count in counts.items() if name in self._index]
-        if not known:
-            return np.empty(0, dtype=np.intp), np.empty(0)
-        rows = np.fromiter((row for row, _ in known), dtype=np.intp, count=len(known))
-        tf = 1.0 + np.log(np.fromiter((count for _, count in known), dtype=np.float64, count=len(known)))
+    def _rows(self, text: str) -> np.ndarray:
+        """The vocabulary rows of ``features(text)``, one entry per occurrence, without spelling every
+        character n-gram of every word again: a word's n-gram rows are looked up once and cached."""
+        index = self._index
+        words: list[int] = []
+        parts: list[np.ndarray] = []
+        previous: str | None = None
+        for token, _, _ in tokens(text):
+            row = index.get("w:" + token)
+            if row is not None:
+                words.append(row)
+            if previous is not None:
+                row = index.get(f"b:{previous} {token}")
+                if row is not None:
+                    words.append(row)
+            previous = token
+            parts.append(self._char_rows(token))
+        return np.concatenate([np.asarray(words, dtype=np.intp), *parts])
+
+    def _char_rows(self, token: str) -> np.ndarray:
+        cached = self._token_rows.get(token)
+        if cached is None:
+            low, high = self.char_ngrams
+            index = self._index
+            grams = word_char_ngrams(token, low, high) if high else iter(())
+            found = (index.get("c:" + gram) for gram in grams)
+            cached = np.asarray([row for row in found if row is not None], dtype=np.intp)
+            if len(self._token_rows) >= TOKEN_CACHE_LIMIT:
+                self._token_rows.clear()
+            self._token_rows[token] = cached
+        return cached
+
+    def _tfidf(self, rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(rows):
+            return rows, np.empty(0)
+        tf = 1.0 + np.log(counts)
         values = tf * self._idf[rows]
         # Word and character blocks are normalised apart, exactly as classifier_features.tfidf does.
         chars = self._is_char[rows]
@@ -134,34 +191,99 @@ class RiskClassifier:
         return 1.0 / (1.0 + np.exp(-z))
 
     def score(self, text: str) -> dict[str, float]:
-        rows, values = self._vector(features(text, self.char_ngrams)[0])
-        margins = self._bias + (values @ self._weights[rows] if len(rows) else 0.0)
-        return dict(zip(self.labels, (float(p) for p in self._probabilities(margins)), strict=True))
+        return self.scores([text])[0]
 
     def scores(self, texts: Iterable[str]) -> list[dict[str, float]]:
-        return [self.score(text) for text in texts]
+        return [dict(zip(self.labels, row, strict=True)) for row in self.probabilities(texts).tolist()]
+
+    def probabilities(self, texts: Iterable[str]) -> np.ndarray:
+        """One row of label probabilities per text, the whole batch in a few array operations."""
+        per_text = [self._rows(text) for text in texts]
+        if not per_text:
+            return np.empty((0, len(self.labels)))
+        size = len(self._idf)
+        owner = np.repeat(np.arange(len(per_text), dtype=np.intp), [len(rows) for rows in per_text])
+        # One key per (text, feature): counting keys counts each feature within its text.
+        keys, counts = np.unique(owner * size + np.concatenate(per_text), return_counts=True)
+        texts_of, rows = np.divmod(keys, size)
+        values = (1.0 + np.log(counts)) * self._idf[rows]
+        # Word and character blocks are normalised apart, exactly as classifier_features.tfidf does.
+        blocks = texts_of * 2 + self._is_char[rows]
+        norms = np.sqrt(np.bincount(blocks, weights=values * values, minlength=2 * len(per_text)))
+        values = values / np.where(norms[blocks] > 0, norms[blocks], 1.0)
+        margins = np.tile(self._bias, (len(per_text), 1))
+        if len(keys):
+            # Keys are sorted, so each text's features are one contiguous run.
+            present, starts = np.unique(texts_of, return_index=True)
+            margins[present] += np.add.reduceat(values[:, None] * self._weights[rows], starts, axis=0)
+        return self._probabilities(margins)
 
     def explain(self, text: str, label: str, top: int = TOP_PHRASES) -> list[Phrase]:
-        """The words and phrases of ``text`` whose features pushed ``label`` up the most.
+        """The words and phrases of ``text`` whose features pushed ``label`` up the most."""
+        return self.explain_labels(text, [label], top)[label]
 
-        Character n-grams are credited to the word they were read from and word bigrams to the two
-        words, so that every phrase is a slice of the text a reviewer can find.
+    def explain_labels(
+        self, text: str, labels: Sequence[str], top: int = TOP_PHRASES
+    ) -> dict[str, list[Phrase]]:
+        """For each label, the words and phrases of ``text`` whose features pushed it up the most.
+
+        Each feature is credited, once, to the first place it was read: character n-grams to their word,
+        word bigrams to the two words, so that every phrase is a slice of the text a reviewer can find.
         """
-        column = self.labels.index(label)
-        counts, spans = features(text, self.char_ngrams, with_spans=True)
-        rows, values = self._vector(counts)
+        rows, counts = np.unique(self._rows(text), return_counts=True)
+        rows, values = self._tfidf(rows, counts.astype(np.float64))
         if not len(rows):
-            return []
-        names = [name for name in counts if name in self._index]
-        contributions = values * self._weights[rows, column]
-        by_span: dict[tuple[int, int], float] = {}
-        for name, contribution in zip(names, contributions, strict=True):
-            span = spans[name]
-            by_span[span] = by_span.get(span, 0.0) + float(contribution)
-        ranked = sorted(((w, s) for s, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1]))
-        return [
-            Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
-        ]
+            return {label: [] for label in labels}
+        value_of = dict(zip(rows.tolist(), values.tolist(), strict=True))
+        credited, spans = self._credits(text)
+        credited_values = np.fromiter(
+            (value_of[row] for row in credited), dtype=np.float64, count=len(credited)
+        )
+        explained = {}
+        for label in labels:
+            contributions = credited_values * self._weights[credited, self.labels.index(label)]
+            by_span: dict[tuple[int, int], float] = {}
+            for span, contribution in zip(spans, contributions.tolist(), strict=True):
+                by_span[span] = by_span.get(span, 0.0) + contribution
+            ranked = sorted(
+                ((w, sp) for sp, w in by_span.items() if w > 0), key=lambda item: (-item[0], item[1])
+            )
+            explained[label] = [
+                Phrase(text[start:end], start, end, round(weight, 4)) for weight, (start, end) in ranked[:top]
+            ]
+        return explained
+
+    def _credits(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Every known feature's row, in the order first read, with the span it was first read from."""
+        index = self._index
+        seen: set[int] = set()
+        rows: list[int] = []
+        spans: list[tuple[int, int]] = []
+
+        def credit(row: int | None, span: tuple[int, int]) -> None:
+            if row is not None and row not in seen:
+                seen.add(row)
+                rows.append(row)
+                spans.append(span)
+
+        previous: tuple[str, int] | None = None
+        for token, start, end in tokens(text):
+            credit(index.get("w:" + token), (start, end))
+            if previous is not None:
+                credit(index.get(f"b:{previous[0]} {token}"), (previous[1], end))
+            previous = (token, start)
+            for row in self._char_rows(token).tolist():
+                credit(row, (start, end))
+        return np.asarray(rows, dtype=np.intp), spans
+
+
+def shipped_artefact_bytes() -> bytes:
+    return resources.files("detectors").joinpath(ARTEFACT_RESOURCE).read_bytes()
+
+
+def shipped_artefact_sha256() -> str:
+    """The shipped model's SHA-256, without parsing it: part of the policy version on every alert."""
+    return hashlib.sha256(shipped_artefact_bytes()).hexdigest()
 
 
 _shipped: RiskClassifier | None = None
@@ -181,10 +303,11 @@ def shipped_classifier() -> RiskClassifier:
 class ClassifierDetector:
     """Reports each label whose score reaches its reporting floor, with the phrases behind it.
 
-    ``min_scores`` lowers or raises the floor per label (the policy compiler passes the lowest
-    ``min_score`` its rules ask for); by default the floor is the model's own threshold, chosen by
-    cross-validation on the training split. A finding always carries that threshold, so the "why"
-    trace shows the score against it.
+    The plan names the labels and their floors (``DetectorPlan.classifier_min_scores``: the policy
+    compiler passes the lowest ``min_score`` its rules ask for per label); without them, ``labels``
+    and ``min_scores`` given here apply, and by default every label at the model's own threshold,
+    chosen by cross-validation on the training split. A finding always carries that threshold, so
+    the "why" trace shows the score against it.
     """
 
     name: ClassVar[str] = "classifier"
@@ -208,10 +331,18 @@ class ClassifierDetector:
             self._model = shipped_classifier()
         return self._model
 
-    def _checked_labels(self) -> tuple[str, ...]:
-        known = self.model.labels
-        wanted = self._labels if self._labels is not None else known
-        unknown = sorted(set(wanted) - set(known)) + sorted(set(self._min_scores) - set(known))
+    def floors(self, plan: DetectorPlan | None = None) -> dict[str, float]:
+        """Label → the lowest score reported: the plan's (what its rules ask for), else this
+        detector's own ``labels`` / ``min_scores``, else every label at the model's threshold."""
+        model = self.model
+        known = model.labels
+        if plan is not None and plan.classifier_min_scores:
+            wanted: dict[str, float] = dict(plan.classifier_min_scores)
+        else:
+            labels = self._labels if self._labels is not None else known
+            wanted = {label: model.thresholds.get(label, 0.0) for label in labels}
+            wanted.update(self._min_scores)
+        unknown = sorted(set(wanted) - set(known))
         if unknown:
             raise ValueError(f"unknown classifier label(s) {unknown}; the model knows {list(known)}")
         return wanted
@@ -221,18 +352,46 @@ class ClassifierDetector:
             return record.lang
         return self._detect_language(record.text) if self._detect_language else None
 
-    def findings(self, text: str, lang: str | None) -> list[Finding]:
-        if lang not in LANGUAGES or not text.strip():
-            return []
+    def findings(
+        self, text: str, lang: str | None, floors: Mapping[str, float] | None = None
+    ) -> list[Finding]:
+        return self._findings([text], [lang], self.floors() if floors is None else floors)[0]
+
+    def _findings(
+        self, texts: Sequence[str], langs: Sequence[str | None], floors: Mapping[str, float]
+    ) -> list[list[Finding]]:
+        pairs = enumerate(zip(texts, langs, strict=True))
+        scored = [i for i, (text, lang) in pairs if lang in LANGUAGES and text.strip()]
+        results: list[list[Finding]] = [[] for _ in texts]
+        if not scored:
+            return results
         model = self.model
+        for i, scores in zip(scored, model.scores(texts[i] for i in scored), strict=True):
+            results[i] = self._reported(texts[i], scores, floors)
+        return results
+
+    def _reported(
+        self, text: str, scores: Mapping[str, float], floors: Mapping[str, float]
+    ) -> list[Finding]:
+        model = self.model
+        reported = {
+            label: score for label, score in scores.items() if label in floors and score >= floors[label]
+        }
+        if not reported:
+            return []
+        # Most findings are read by no rule that matches: their phrases are worked out only when
+        # read (a clause, `veille policies explain`), one pass over the post for every label reported.
+        explained: dict[str, list[dict[str, Any]]] = {}
+
+        def phrases(label: str) -> list[dict[str, Any]]:
+            if not explained:
+                for name, found in model.explain_labels(text, list(reported)).items():
+                    explained[name] = [phrase.as_dict() for phrase in found]
+            return explained[label]
+
         found = []
-        for label, score in model.score(text).items():
-            if self._labels is not None and label not in self._labels:
-                continue
+        for label, score in reported.items():
             threshold = model.thresholds[label]
-            if score < self._min_scores.get(label, threshold):
-                continue
-            phrases = model.explain(text, label)
             found.append(
                 Finding(
                     "classifier",
@@ -241,13 +400,16 @@ class ClassifierDetector:
                     len(text),
                     round(score, 4),
                     f"risk_classifier:{model.sha256[:12]}",
-                    {
-                        "threshold": threshold,
-                        "above_threshold": score >= threshold,
-                        "phrases": [phrase.as_dict() for phrase in phrases],
-                        "model": model.model,
-                        "model_sha256": model.sha256,
-                    },
+                    LazyExtra(
+                        {
+                            "threshold": threshold,
+                            "above_threshold": score >= threshold,
+                            "model": model.model,
+                            "model_sha256": model.sha256,
+                        },
+                        "phrases",
+                        functools.partial(phrases, label),
+                    ),
                 )
             )
         return found
@@ -255,5 +417,5 @@ class ClassifierDetector:
     def detect(self, posts: Sequence[TextRecord], plan: DetectorPlan) -> list[list[Finding]]:
         if not plan.wants(self.name):
             return [[] for _ in posts]
-        self._checked_labels()
-        return [self.findings(post.text, self._language(post)) for post in posts]
+        texts = [post.text for post in posts]
+        return self._findings(texts, [self._language(post) for post in posts], self.floors(plan))

@@ -48,7 +48,7 @@ def tokens(text: str) -> list[tuple[str, int, int]]:
     return [(fold(match.group()), match.start(), match.end()) for match in _TOKEN.finditer(text)]
 
 
-def _char_ngrams(token: str, low: int, high: int) -> Iterator[str]:
+def word_char_ngrams(token: str, low: int, high: int) -> Iterator[str]:
     padded = f" {token} "
     size = len(padded)
     for n in range(low, high + 1):
@@ -79,7 +79,7 @@ def features(
             add(f"b:{previous[0]} {token}", previous[1], end)
         previous = (token, start, end)
         if high:
-            for gram in _char_ngrams(token, low, high):
+            for gram in word_char_ngrams(token, low, high):
                 add("c:" + gram, start, end)
     return counts, spans
 

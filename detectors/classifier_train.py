@@ -24,19 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from detectors.catalogue import CLASSIFIER_LABELS
 from detectors.classifier import ARTEFACT_FORMAT, RiskClassifier
 from detectors.classifier_features import document_frequencies, features, smooth_idf, tfidf
 
-LABELS: tuple[str, ...] = (
-    "promissory_claim",
-    "pumping",
-    "mnpi",
-    "special_category",
-    "harassment",
-    "employer_disparagement",
-    "financial_promotion",
-    "confidential_sharing",
-)
+LABELS: tuple[str, ...] = CLASSIFIER_LABELS
 NEGATIVE = "none"
 LANGUAGES: tuple[str, ...] = ("en", "fr")
 SPLIT_SALT = "veille-corpus-split-v1"

@@ -45,10 +45,25 @@ class DetectorConfig(BaseModel):
     )
     ner_ignore: dict[str, frozenset[str]] = Field(
         default_factory=lambda: {
-            # French sm NER tags greetings and sign-offs as people.
-            "fr": frozenset({"merci", "bonjour", "bonsoir", "salut", "cordialement", "bravo", "coucou"}),
+            # The sm models tag greetings, sign-offs and capitalised words opening a sentence as people.
+            "fr": frozenset({
+                "merci", "bonjour", "bonsoir", "salut", "cordialement", "bravo", "coucou", "désolé",
+                "désolée", "super", "génial", "voilà", "attention", "rappel", "félicitations", "bienvenue",
+                "urgent",
+            }),
+            "en": frozenset({
+                "thanks", "thank", "cheers", "sorry", "hi", "hello", "hey", "dear", "great", "awesome",
+                "brilliant", "lovely", "congrats", "congratulations", "welcome", "reminder", "urgent",
+                "kudos",
+            }),
         },
-        description="per language, case-insensitive words that the NER model wrongly tags as names",
+        description="per language, case-insensitive words that the NER model wrongly tags as names "
+        "(dropped from the start of a name, and never a name on their own at the start of a sentence)",
+    )
+    known_organisations: frozenset[str] = Field(
+        default=frozenset(),
+        description="organisation and brand names never reported as a PERSON, added to the shipped list "
+        "(detectors/data/organisations.txt); the watched brands (VEILLE_BRANDS) are added by the worker",
     )
     nlp_batch_size: int = Field(default=128, gt=0)
 

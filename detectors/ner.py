@@ -18,6 +18,7 @@ from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.catalogue import NER_ENTITIES
 from detectors.config import DetectorConfig
 from detectors.language import LanguageDetector
+from detectors.not_personal import NotAPerson
 
 RECOGNIZER_NAME = "SpacyRecognizer"
 NER_SCORE = 0.85  # Presidio's default for spaCy entities
@@ -73,6 +74,7 @@ class NerDetector:
             self.config.languages, self.config.language_min_confidence, self.config.language_low_accuracy
         )
         self._allow = frozenset(item.strip().casefold() for item in self.config.allow_list)
+        self._not_a_person = NotAPerson(self.config.known_organisations, self.config.ner_ignore)
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -123,6 +125,11 @@ class NerDetector:
             start, end = tokens[0].idx, ent.end_char
             if doc.text[start:end].strip().casefold() in self._allow:
                 continue
+            if entity == "PERSON":
+                span = self._not_a_person.name_span(doc.text, start, end, lang)
+                if span is None:
+                    continue
+                start, end = span
             if self.config.threshold(entity) > NER_SCORE:
                 continue
             found.append(Finding("pii", entity, start, end, NER_SCORE, RECOGNIZER_NAME, {"lang": lang}))

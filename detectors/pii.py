@@ -27,6 +27,7 @@ from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.catalogue import NER_ENTITIES, PII_SPECS, PiiSpec
 from detectors.config import DetectorConfig
 from detectors.normalise import fold, strip_invisible
+from detectors.not_personal import is_reference_code
 from detectors.re2_patterns import use_re2
 
 # Presidio's LemmaContextAwareEnhancer defaults.
@@ -194,6 +195,10 @@ class PiiDetector:
         for result in EntityRecognizer.remove_duplicates(results):
             value = text[result.start : result.end]
             if value.strip().casefold() in self._allow:
+                continue
+            if result.entity_type == "PHONE_NUMBER" and is_reference_code(
+                text, result.start, result.end, id(result) in supporting
+            ):
                 continue
             if result.score < self.config.threshold(result.entity_type):
                 continue

@@ -9,13 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from detectors.base import Detector, DetectorPlan
-from detectors.catalogue import DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES
+from detectors.catalogue import (
+    CLASSIFIER_LABELS,
+    DETECTOR_ORDER,
+    NER_ENTITIES,
+    PATTERN_TYPES,
+    PII_ENTITIES,
+)
 from detectors.config import DetectorConfig
 
 
 def build_detectors(config: DetectorConfig | None = None) -> list[Detector]:
     """Every detector, in DETECTOR_ORDER. Nothing heavy loads here: models load on first use."""
     # Imported here, not above, so that importing the registry for a plan never imports Presidio.
+    from detectors.classifier import ClassifierDetector
     from detectors.language import LanguageDetector
     from detectors.lexicon import LexiconDetector
     from detectors.ner import NerDetector
@@ -32,6 +39,7 @@ def build_detectors(config: DetectorConfig | None = None) -> list[Detector]:
         "lexicon": LexiconDetector(),
         "pii": PiiDetector(config),
         "sentiment": SentimentDetector(languages),
+        "classifier": ClassifierDetector(detect_language=languages.detect),
         "ner": NerDetector(config, languages),
     }
     return [built[name] for name in DETECTOR_ORDER]
@@ -44,15 +52,19 @@ def make_plan(
     patterns: Iterable[str] = (),
     lexicon_lists: Mapping[str, tuple[str, ...]] | None = None,
     sentiment: bool = False,
+    classifier_min_scores: Mapping[str, float] | None = None,
 ) -> DetectorPlan:
     """A plan whose ``detectors`` follow from what it asks for (``ner`` only for NER entities)."""
     entities = frozenset(pii_entities)
     pattern_set = frozenset(patterns)
-    unknown = (entities - PII_ENTITIES) | (pattern_set - PATTERN_TYPES)
+    floors = dict(classifier_min_scores or {})
+    unknown = (
+        (entities - PII_ENTITIES) | (pattern_set - PATTERN_TYPES) | (set(floors) - set(CLASSIFIER_LABELS))
+    )
     if unknown:
         raise ValueError(
-            f"unknown entity or pattern type(s) {sorted(unknown)}; known entities: {sorted(PII_ENTITIES)}, "
-            f"patterns: {sorted(PATTERN_TYPES)}"
+            f"unknown entity, pattern type or classifier label(s) {sorted(unknown)}; known entities: "
+            f"{sorted(PII_ENTITIES)}, patterns: {sorted(PATTERN_TYPES)}, labels: {list(CLASSIFIER_LABELS)}"
         )
     lists = dict(lexicon_lists or {})
     detectors = set()
@@ -64,6 +76,8 @@ def make_plan(
         detectors.add("pii")
     if sentiment:
         detectors.add("sentiment")
+    if floors:
+        detectors.add("classifier")
     if entities & NER_ENTITIES:
         detectors.add("ner")
     return DetectorPlan(
@@ -73,11 +87,12 @@ def make_plan(
         lexicon_lists=lists,
         patterns=pattern_set,
         sentiment=sentiment,
+        classifier_min_scores=floors,
     )
 
 
 def full_plan(jurisdiction: str, lexicon_lists: Mapping[str, tuple[str, ...]] | None = None) -> DetectorPlan:
-    """Every detector, entity and pattern: for ``veille scan --detect all``."""
+    """Every detector, entity, pattern and classifier label (at its threshold): ``scan --detect all``."""
     return DetectorPlan(
         jurisdiction=jurisdiction,
         detectors=frozenset(DETECTOR_ORDER),

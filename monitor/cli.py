@@ -24,9 +24,14 @@ app.add_typer(schema_app, name="schema")
 
 
 def _mount_policies() -> None:
+    from monitor.backtest import backtest_command
     from policies.cli import app as policies_app
 
-    app.add_typer(policies_app, name="policies", help="Validate, test, explain and list the policy packs.")
+    # The backtest reads Kafka and the alert store, which the policies layer must not import.
+    policies_app.command("backtest")(backtest_command)
+    app.add_typer(
+        policies_app, name="policies", help="Validate, test, explain, list and backtest the policy packs."
+    )
 
 
 _mount_policies()
@@ -50,6 +55,17 @@ def _mount_ingest() -> None:
 
 
 _mount_ingest()
+
+
+def _mount_models() -> None:
+    from monitor.models_cli import app as models_app
+
+    app.add_typer(
+        models_app, name="models", help="Train, check and evaluate the classifier; export verdicts."
+    )
+
+
+_mount_models()
 
 
 class DetectMode(StrEnum):
@@ -195,6 +211,14 @@ def schema_scan() -> None:
     from monitor.scan import SCAN_OUTPUT_SCHEMA
 
     typer.echo(json.dumps(SCAN_OUTPUT_SCHEMA, indent=2))
+
+
+@schema_app.command("backtest")
+def schema_backtest() -> None:
+    """The JSON Schema of `veille policies backtest --json`."""
+    from policies.backtest import BACKTEST_SCHEMA
+
+    typer.echo(json.dumps(BACKTEST_SCHEMA, indent=2))
 
 
 def main() -> None:

@@ -1,17 +1,20 @@
-"""`veille models ...`: rebuild, check and evaluate the shipped risk classifier.
+"""`veille models ...`: rebuild, check and evaluate the shipped risk classifier, export reviewers' verdicts.
 
 Retraining is an explicit, versioned step: `train` rewrites the artefact from the corpus and the
 seed, and `train --check` (CI) fails when the shipped file is not what the corpus gives, so a corpus
-change can never ship without its model, nor a model without its corpus.
+change can never ship without its model, nor a model without its corpus. `export-feedback` turns
+verdicts into candidate examples and never touches the corpus itself.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -132,3 +135,73 @@ def compare(corpus: CorpusDir = None, seed: Seed = None) -> None:
     typer.echo("  ".join(columns))
     for row in rows:
         typer.echo("  ".join(str(row[column]) for column in columns))
+
+
+@app.command("export-feedback")
+def export_feedback(
+    database_url: Annotated[
+        str | None,
+        typer.Option(envvar="VEILLE_DATABASE_URL", help="alert store (default: the configured one)"),
+    ] = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="JSONL file to write, '-' for stdout")
+    ] = Path("-"),
+    since: Annotated[
+        datetime | None, typer.Option(help="only alerts raised at or after this time (ISO 8601)")
+    ] = None,
+) -> None:
+    """Reviewers' verdicts on classifier-driven alerts as labelled examples in the corpus format.
+
+    True positives become positives of the label the rule's classifier predicate read, false
+    positives hard negatives. Review them, then add them to policies/corpus/ yourself and run
+    `veille models train`: nothing is added to the corpus or retrained here.
+    """
+    from alerts.model import AlertStatus
+    from alerts.query import AlertQuery
+    from alerts.store import SqlAlertStore
+    from detectors.language import LanguageDetector
+    from detectors.registry import build_detectors
+    from monitor.feedback import ExportCounts, PersonalDataMask, feedback_examples
+    from monitor.settings import Settings
+
+    if str(output) != "-" and output.resolve().is_relative_to(shipped_corpus_dir().resolve()):
+        typer.echo(
+            f"refusing to write into the corpus ({shipped_corpus_dir()}): export elsewhere, review the "
+            "examples, then add the ones you keep and run `veille models train`",
+            err=True,
+        )
+        raise typer.Exit(2)
+    settings = Settings()
+    store = SqlAlertStore.open(database_url or settings.resolved_database_url)
+    when = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+
+    def closed_alerts() -> Iterator[Any]:
+        cursor = None
+        while True:
+            page = store.query(
+                AlertQuery(status=[AlertStatus.CLOSED], since=when, limit=500, cursor=cursor)
+            )
+            yield from page.data
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    counts = ExportCounts()
+    languages = LanguageDetector(("en", "fr"))
+    mask = PersonalDataMask(build_detectors(settings.detector_config()))
+    try:
+        examples = feedback_examples(closed_alerts(), counts, languages.detect, mask)
+    finally:
+        store.close()
+    lines = "".join(json.dumps(example, ensure_ascii=False) + "\n" for example in examples)
+    if str(output) == "-":
+        typer.echo(lines, nl=False)
+    else:
+        output.write_text(lines, encoding="utf-8")
+    typer.echo(
+        f"{counts.exported} example(s) from {counts.alerts} reviewed alert(s) (true/false positive); "
+        f"skipped: {counts.not_classifier} not classifier-driven, {counts.anonymised} anonymised, "
+        f"{counts.unknown_language} in another language. Texts are the stored excerpts (at most "
+        f"200 characters), personal data and names masked: review before adding to the corpus.",
+        err=True,
+    )

@@ -177,7 +177,7 @@ def build_pipeline(
 ) -> Pipeline:
     return Pipeline(
         policies if policies is not None else load_policy_set(settings.policies_dir),
-        build_detectors(settings.detectors),
+        build_detectors(settings.detector_config()),
         channel_jurisdictions=settings.channel_jurisdictions,
         default_jurisdiction=settings.default_jurisdiction,
         detect_all=detect_all,

@@ -116,7 +116,10 @@ SCAN_OUTPUT_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "required": ["detector", "type", "start", "end", "score"],
                 "properties": {
-                    "detector": {"type": "string", "enum": ["pii", "pattern", "lexicon", "sentiment"]},
+                    "detector": {
+                        "type": "string",
+                        "enum": ["pii", "pattern", "lexicon", "sentiment", "classifier"],
+                    },
                     "type": {"type": "string"},
                     "start": {"type": "integer", "minimum": 0},
                     "end": {"type": "integer", "minimum": 0},

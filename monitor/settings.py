@@ -203,6 +203,14 @@ class Settings(BaseSettings):
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
 
+    def detector_config(self) -> DetectorConfig:
+        """The detectors' settings, with the watched brands' names among the organisations that
+        are never taken for people."""
+        names = {term for brand in self.brands for term in (brand.name, *brand.aliases)}
+        return self.detectors.model_copy(
+            update={"known_organisations": self.detectors.known_organisations | names}
+        )
+
     @property
     def audit_options(self) -> AuditOptions:
         return AuditOptions(

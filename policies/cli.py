@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from detectors.base import Detector
+from detectors.base import Detector, Finding
 from policies.errors import PolicyError
 from policies.loader import PolicySet, load_policy_set
 
@@ -155,14 +155,29 @@ def explain(
         for clause in outcome.clauses:
             out.print(f"  because {clause}", markup=False)
         for f in outcome.findings:
-            span = text[f.start : f.end]
-            out.print(f"  span {f.start}-{f.end} {f.detector}:{f.type} {span!r}", markup=False)
+            out.print(f"  {_describe(f, text)}", markup=False)
         if outcome.remediation:
             out.print(f"  remediation: {outcome.remediation}", markup=False)
     if not result.matched:
         out.print("\nno rule matches")
     for name, reason in sorted(plan.disabled.items()):
         out.print(f"(disabled in this pack: {name}: {reason})", markup=False, style="dim")
+
+
+def _describe(finding: Finding, text: str) -> str:
+    """One finding for `explain`: its span, or for a classifier label the phrases that drove it."""
+    if finding.detector != "classifier":
+        return f"span {finding.start}-{finding.end} {finding.detector}:{finding.type} " + repr(
+            text[finding.start : finding.end]
+        )
+    phrases = ", ".join(
+        f"{p['phrase']!r} {p['start']}-{p['end']} +{p['weight']:.2f}"
+        for p in finding.extra.get("phrases", ())
+    )
+    return (
+        f"classifier:{finding.type} score {finding.score:.2f}, model threshold "
+        f"{finding.extra.get('threshold', 0.0):.2f}; phrases {phrases or '(none)'}"
+    )
 
 
 @app.command("list")

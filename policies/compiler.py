@@ -107,15 +107,21 @@ class CompiledRule:
 
 
 def compile_rule(
-    spec: RuleSpec, lists: Mapping[str, tuple[str, ...]], origin: str, pack: str
+    spec: RuleSpec,
+    lists: Mapping[str, tuple[str, ...]],
+    origin: str,
+    pack: str,
+    classifier_thresholds: Mapping[str, float] | None = None,
 ) -> CompiledRule:
-    when = compile_condition(spec.when, lists)
-    exceptions = tuple((e.name, compile_condition(e.when, lists)) for e in spec.exceptions)
+    when = compile_condition(spec.when, lists, classifier_thresholds)
+    exceptions = tuple(
+        (e.name, compile_condition(e.when, lists, classifier_thresholds)) for e in spec.exceptions
+    )
     detectors = when.detectors.union(*(node.detectors for _, node in exceptions))
     return CompiledRule(spec, origin, pack, when, exceptions, detectors)
 
 
-_ALL_RAN = frozenset(DETECTORS) | {"pii", "ner", "lexicon", "pattern", "sentiment"}
+_ALL_RAN = frozenset(DETECTORS)
 
 
 @dataclass(frozen=True)
@@ -188,14 +194,16 @@ def build_plan(
     lists: Mapping[str, tuple[str, ...]],
     disabled: Mapping[str, str],
     spikes: SpikeThresholds | None = None,
+    classifier_thresholds: Mapping[str, float] | None = None,
 ) -> Plan:
     entities: set[str] = set()
+    classifier_floors: dict[str, float] = {}
     patterns: set[str] = set()
     used_lists: set[str] = set()
     detectors: set[str] = set()
     sentiment = False
     for rule in rules:
-        for cond in _conditions(rule.spec):
+        for cond in rule_conditions(rule.spec):
             if cond.pii is not None:
                 entities.update(cond.pii.entities)
             elif cond.pattern is not None:
@@ -203,9 +211,15 @@ def build_plan(
             elif cond.lexicon is not None:
                 used_lists.update(cond.lexicon.lists)
             elif cond.near is not None:
-                used_lists.update((cond.near.a, cond.near.b))
+                used_lists.update(name for name in (cond.near.a, cond.near.b) if name is not None)
+                entities.update(cond.near.entities or ())
             elif cond.sentiment is not None:
                 sentiment = True
+            elif cond.classifier is not None:
+                label = cond.classifier.label
+                floor = cond.classifier.floor(classifier_thresholds)
+                # The detector reports a label from the lowest score any rule reads it at.
+                classifier_floors[label] = min(floor, classifier_floors.get(label, floor))
         detectors |= rule.detectors
     # An empty list (shipped for adopters to fill) can never match: the detector need not load it.
     lexicon_lists = {name: lists[name] for name in sorted(used_lists) if lists.get(name)}
@@ -222,6 +236,7 @@ def build_plan(
         lexicon_lists=lexicon_lists,
         patterns=frozenset(patterns),
         sentiment=sentiment,
+        classifier_min_scores=dict(sorted(classifier_floors.items())),
     )
     return Plan(
         jurisdiction,
@@ -234,7 +249,8 @@ def build_plan(
     )
 
 
-def _conditions(spec: RuleSpec) -> list[Condition]:
+def rule_conditions(spec: RuleSpec) -> list[Condition]:
+    """Every condition of a rule, nested ones included, its exceptions' too."""
     out: list[Condition] = []
     stack = [spec.when, *(e.when for e in spec.exceptions)]
     while stack:

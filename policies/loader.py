@@ -14,10 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from detectors.classifier import shipped_artefact_sha256
 from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
-from policies.names import ENTITY_NAMES, PATTERN_TYPES
-from policies.schema import Condition, PackFile, RuleSpec
+from policies.references import check_names, classifier_thresholds, walk
+from policies.schema import PackFile, RuleSpec
 from policies.validation import validation_errors
 from policies.yamlsrc import line_of, load_yaml
 
@@ -77,11 +78,12 @@ class _Pack:
 class PolicySet:
     """Every pack, compiled: look a post's jurisdiction up with ``plan_for``."""
 
-    version: str  # sha256 of all loaded files (short): recorded on every alert
+    version: str  # sha256 of all loaded files and the classifier model (short): recorded on every alert
     plans: Mapping[str, Plan]  # pack jurisdiction → plan
     covers: Mapping[str, str]  # other code → pack jurisdiction (e.g. DE → EU, UK → GB)
     files: tuple[str, ...] = ()
     extends: Mapping[str, str] = field(default_factory=dict)  # pack id → the pack id it extends
+    model_sha256: str = ""  # the classifier artefact the version includes
 
     def chain(self, plan: Plan) -> tuple[str, ...]:
         """The pack ids ``plan`` inherits from, its own first (fr, eu, global)."""
@@ -126,10 +128,23 @@ def _pack_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 
 
-def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: bool = False) -> PolicySet:
-    """Shipped packs plus ``extra_dir`` (an organisation's own packs and overlays). Raises PolicyError."""
+def load_policy_set(
+    extra_dir: Path | str | None = None,
+    *,
+    include_sandbox: bool = False,
+    shipped_dir: Path | str | None = None,
+) -> PolicySet:
+    """Shipped packs plus ``extra_dir`` (an organisation's own packs and overlays). Raises PolicyError.
+
+    ``shipped_dir`` stands in for the shipped packs (a backtest of another release's packs).
+    """
     errors: list[PolicyError] = []
-    paths = [(p, True) for p in _pack_files(SHIPPED_DIR)]
+    base_dir = SHIPPED_DIR if shipped_dir is None else Path(shipped_dir)
+    if not base_dir.is_dir():
+        raise PolicyError(
+            str(base_dir), None, "packs directory not found", "pass a directory of *.yaml packs"
+        )
+    paths = [(p, True) for p in _pack_files(base_dir)]
     if extra_dir is not None:
         extra = Path(extra_dir)
         if not extra.is_dir():
@@ -169,10 +184,14 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
             continue
         files.append(_File(path, display, raw, spec, shipped))
 
+    model_sha256 = shipped_artefact_sha256()
+    digest.update(b"classifier\0" + model_sha256.encode() + b"\0")
     packs = _assemble(files, errors)
     if not errors:
         for pack in _order(packs, errors):
             _resolve(pack, errors)
+    rules = [rule for f in files for rule in f.spec.rules]
+    thresholds = classifier_thresholds(rules, errors) if not errors else None
     if errors:
         raise PolicyError.collect(errors)
 
@@ -182,13 +201,17 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
     for pack in packs.values():
         compiled = [
             compile_rule(
-                rule.spec, pack.lists, rule.origin, rule.file.spec.pack.overlay or rule.file.spec.pack.id
+                rule.spec,
+                pack.lists,
+                rule.origin,
+                rule.file.spec.pack.overlay or rule.file.spec.pack.id,
+                thresholds,
             )
             for rule in pack.rules.values()
             if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
         ]
         plans[pack.jurisdiction] = build_plan(
-            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes
+            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -198,13 +221,15 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
                 covers[code] = pack.jurisdiction
     if GLOBAL not in plans:
         raise PolicyError(
-            _display(SHIPPED_DIR),
+            _display(base_dir),
             None,
             "no pack with jurisdiction GLOBAL",
             "restore policies/packs/global.yaml",
         )
     extends = {pack.id: pack.parent.id for pack in packs.values() if pack.parent is not None}
-    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files), extends)
+    return PolicySet(
+        digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files), extends, model_sha256
+    )
 
 
 def _depth(pack: _Pack) -> int:
@@ -391,56 +416,5 @@ def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:
         ((*base, "exceptions", i, "when"), e.when) for i, e in enumerate(spec.exceptions)
     ]
     for path, cond in conditions:
-        for sub_path, sub in _walk(path, cond):
-            _check_condition(f, sub_path, sub, prefix, pack, errors)
-
-
-def _walk(path: tuple[str | int, ...], cond: Condition) -> Iterator[tuple[tuple[str | int, ...], Condition]]:
-    yield path, cond
-    for key, children in (("all", cond.all_), ("any", cond.any_)):
-        for i, child in enumerate(children or ()):
-            yield from _walk((*path, key, i), child)
-    if cond.not_ is not None:
-        yield from _walk((*path, "not"), cond.not_)
-
-
-def _check_condition(
-    f: _File,
-    path: tuple[str | int, ...],
-    cond: Condition,
-    prefix: str,
-    pack: _Pack,
-    errors: list[PolicyError],
-) -> None:
-    def unknown_list(name: str, at: tuple[str | int, ...]) -> None:
-        if name not in pack.lists:
-            errors.append(
-                f.error(at, f"{prefix}unknown list '{name}'", did_you_mean(name, pack.lists, "Lists defined"))
-            )
-
-    if cond.lexicon is not None:
-        for i, name in enumerate(cond.lexicon.lists):
-            unknown_list(name, (*path, "lexicon", "lists", i))
-    if cond.near is not None:
-        unknown_list(cond.near.a, (*path, "near", "a"))
-        unknown_list(cond.near.b, (*path, "near", "b"))
-    if cond.pii is not None:
-        for i, entity in enumerate(cond.pii.entities):
-            if entity not in ENTITY_NAMES:
-                errors.append(
-                    f.error(
-                        (*path, "pii", "entities", i),
-                        f"{prefix}unknown entity type '{entity}'",
-                        did_you_mean(entity, ENTITY_NAMES, "Entities known"),
-                    )
-                )
-    if cond.pattern is not None:
-        for i, name in enumerate(cond.pattern.names):
-            if name not in PATTERN_TYPES:
-                errors.append(
-                    f.error(
-                        (*path, "pattern", "names", i),
-                        f"{prefix}unknown pattern '{name}'",
-                        did_you_mean(name, PATTERN_TYPES, "Patterns known"),
-                    )
-                )
+        for sub_path, sub in walk(path, cond):
+            check_names(f, sub_path, sub, prefix, pack.lists, errors)

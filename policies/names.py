@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from detectors.catalogue import DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES
+from detectors.catalogue import CLASSIFIER_LABELS, DETECTOR_ORDER, NER_ENTITIES, PATTERN_TYPES, PII_ENTITIES
 
 DETECTORS: tuple[str, ...] = tuple(DETECTOR_ORDER)
 ENTITY_NAMES: frozenset[str] = frozenset(PII_ENTITIES) | frozenset(NER_ENTITIES)
 
-__all__ = ["DETECTORS", "ENTITY_NAMES", "NER_ENTITIES", "PATTERN_TYPES", "detectors_for_entities"]
+__all__ = [
+    "CLASSIFIER_LABELS",
+    "DETECTORS",
+    "ENTITY_NAMES",
+    "NER_ENTITIES",
+    "PATTERN_TYPES",
+    "detectors_for_entities",
+]
 
 
 def detectors_for_entities(entities: Collection[str]) -> frozenset[str]:

@@ -90,13 +90,32 @@ class _WordIndex:
         return self.starts[index] if index < len(self.starts) else None
 
 
-def compile_condition(cond: Condition, lists: Mapping[str, tuple[str, ...]]) -> Node:
+# A sentence ends at . ! ? … followed by a space or the end, or at a line break.
+_SENTENCE_END = re.compile(r"[.!?…]+(?:\s|$)|\n")
+
+
+def _same_sentence(text: str, first: Finding, second: Finding) -> bool:
+    if first.start > second.start:
+        first, second = second, first
+    return _SENTENCE_END.search(text, first.end, max(first.end, second.start)) is None
+
+
+def _apart(gap: int, within: int, sentence: bool) -> str:
+    return f"{gap} word{'s' if gap != 1 else ''} apart, at most {within}" + (", same sentence" * sentence)
+
+
+def compile_condition(
+    cond: Condition,
+    lists: Mapping[str, tuple[str, ...]],
+    classifier_thresholds: Mapping[str, float] | None = None,
+) -> Node:
+    """``classifier_thresholds``: the shipped model's threshold per label, the default ``min_score``."""
     if cond.all_ is not None:
-        return _all([compile_condition(c, lists) for c in cond.all_])
+        return _all([compile_condition(c, lists, classifier_thresholds) for c in cond.all_])
     if cond.any_ is not None:
-        return _any([compile_condition(c, lists) for c in cond.any_])
+        return _any([compile_condition(c, lists, classifier_thresholds) for c in cond.any_])
     if cond.not_ is not None:
-        return _not(compile_condition(cond.not_, lists))
+        return _not(compile_condition(cond.not_, lists, classifier_thresholds))
     if cond.pii is not None:
         return _pii(frozenset(cond.pii.entities), cond.pii.min_score, cond.pii.min_count)
     if cond.sentiment is not None:
@@ -108,11 +127,18 @@ def compile_condition(cond: Condition, lists: Mapping[str, tuple[str, ...]]) -> 
         return _lexicon(names)
     if cond.near is not None:
         near = cond.near
+        if near.entities is not None:
+            if not lists.get(near.a):
+                return _never(f"near {near.a} (empty) within {near.within} words of pii")
+            return _near_entities(near.a, frozenset(near.entities), near.within, near.sentence)
+        assert near.b is not None
         if not lists.get(near.a) or not lists.get(near.b):
             return _never(f"near {near.a} within {near.within} words of {near.b} (a list is empty)")
-        return _near(near.a, near.b, near.within)
+        return _near(near.a, near.b, near.within, near.sentence)
     if cond.pattern is not None:
         return _pattern(frozenset(cond.pattern.names))
+    if cond.classifier is not None:
+        return _classifier(cond.classifier.label, cond.classifier.floor(classifier_thresholds))
     if cond.author is not None:
         return _author(cond.author.role, cond.author.is_employee)
     if cond.channel is not None:
@@ -277,8 +303,8 @@ def _outermost(found: list[Finding]) -> list[Finding]:
     return kept
 
 
-def _near(a: str, b: str, within: int) -> Node:
-    text = f"near {a} within {within} words of {b}"
+def _near(a: str, b: str, within: int, sentence: bool = False) -> Node:
+    text = f"near {a} within {within} words of {b}" + (" in one sentence" if sentence else "")
 
     def evaluate(ctx: Context) -> Outcome:
         if "lexicon" not in ctx.ran:
@@ -288,24 +314,58 @@ def _near(a: str, b: str, within: int) -> Node:
         seconds = sorted((f for f in lexicon if f.type == b), key=lambda f: (f.start, f.end))
         if not firsts or not seconds:
             return FALSE
-        pair = _first_near_pair(_WordIndex(ctx.post.text), firsts, seconds, within)
+        body = ctx.post.text
+        pair = _first_near_pair(_WordIndex(body), firsts, seconds, within, body if sentence else None)
         if pair is None:
             return FALSE
         fa, fb, gap = pair
         clause = (
             f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
-            f"({gap} word{'s' if gap != 1 else ''} apart, at most {within})"
+            f"({_apart(gap, within, sentence)})"
         )
         return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
 
     return Node(evaluate, frozenset({"lexicon"}), text)
 
 
+def _near_entities(a: str, entities: frozenset[str], within: int, sentence: bool) -> Node:
+    """A phrase of ``a`` near personal data (a PERSON): decided False without the costly NER pass
+    whenever the post has no phrase of ``a``."""
+    needed = detectors_for_entities(entities)
+    names = "|".join(sorted(entities))
+    text = f"near {a} within {within} words of pii {names}" + (" in one sentence" if sentence else "")
+
+    def evaluate(ctx: Context) -> Outcome:
+        if "lexicon" not in ctx.ran:
+            return UNKNOWN
+        firsts = [f for f in ctx.by_detector.get("lexicon", ()) if f.type == a]
+        people = [f for d in ("pii", "ner") for f in ctx.by_detector.get(d, ()) if f.type in entities]
+        body, seconds = ctx.post.text, sorted(people, key=lambda f: (f.start, f.end))
+        of = body if sentence else None
+        pair = _first_near_pair(_WordIndex(body), firsts, seconds, within, of) if firsts and seconds else None
+        if pair is None:  # without a phrase of ``a``, decided whatever NER would find
+            return FALSE if not firsts or all(d in ctx.ran for d in needed) else UNKNOWN
+        fa, fb, gap = pair
+        # Never quote the personal data itself: the clause is shown to every reviewer.
+        clause = (
+            f"near {a} '{_quote(fa, ctx.post)}' and pii {fb.type} (chars {fb.start}-{fb.end}) "
+            f"({_apart(gap, within, sentence)})"
+        )
+        return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
+
+    return Node(evaluate, frozenset({"lexicon"}) | needed, text)
+
+
 def _first_near_pair(
-    words: _WordIndex, firsts: Sequence[Finding], seconds: Sequence[Finding], within: int
+    words: _WordIndex,
+    firsts: Sequence[Finding],
+    seconds: Sequence[Finding],
+    within: int,
+    sentence_of: str | None = None,
 ) -> tuple[Finding, Finding, int] | None:
-    """The first ``a`` (in order) with a ``b`` at most ``within`` words away, that ``b`` (the earliest),
-    and the words between them; None when there is no such pair.
+    """The first ``a`` (in order) with a ``b`` at most ``within`` words away (and, given the text as
+    ``sentence_of``, in the same sentence), that ``b`` (the earliest), and the words between them;
+    None when there is no such pair.
 
     ``seconds`` is sorted by (start, end). Each ``a`` looks only at the ``b`` that start in the few
     words around it (found by bisection), never at every ``b``: linear in the post, not quadratic.
@@ -331,7 +391,7 @@ def _first_near_pair(
                 gap = words.between(fa.end, fb.start)
             else:
                 continue
-            if gap <= within:
+            if gap <= within and (sentence_of is None or _same_sentence(sentence_of, fa, fb)):
                 return fa, fb, gap
     return None
 
@@ -350,6 +410,45 @@ def _pattern(names: frozenset[str]) -> Node:
         return Outcome(True, tuple(found), clauses)
 
     return Node(evaluate, frozenset({"pattern"}), text)
+
+
+SHOWN_PHRASES = 3
+
+
+def _phrases(finding: Finding, ctx: Context) -> str:
+    """The words that drove a classifier score, personal data and secrets among them masked.
+
+    The clause is shown to every reviewer of the alert, like the evidence snippet, and must not
+    show more than the snippet does.
+    """
+    sensitive = [f for d in ("pii", "pattern") for f in ctx.by_detector.get(d, ())]
+    shown = []
+    for phrase in list(finding.extra.get("phrases", ()))[:SHOWN_PHRASES]:
+        start, end = int(phrase["start"]), int(phrase["end"])
+        masked = next((f for f in sensitive if f.start < end and start < f.end), None)
+        words = f"[{masked.type}]" if masked is not None else str(phrase["phrase"])
+        shown.append(f"'{words}' +{float(phrase['weight']):.2f}")
+    return ", ".join(shown)
+
+
+def _classifier(label: str, floor: float) -> Node:
+    text = f"classifier {label} score>={floor:g}"
+
+    def evaluate(ctx: Context) -> Outcome:
+        if "classifier" not in ctx.ran:
+            return UNKNOWN
+        for f in ctx.by_detector.get("classifier", ()):
+            if f.type == label and f.score >= floor:
+                threshold = f.extra.get("threshold")
+                against = f"{f.score:.2f} >= {floor:.2f}"
+                if threshold is not None and threshold != floor:
+                    against += f" (model threshold {float(threshold):.2f})"
+                phrases = _phrases(f, ctx)
+                clause = f"classifier {label} {against}" + (f", driven by {phrases}" if phrases else "")
+                return Outcome(True, (f,), (clause,))
+        return FALSE
+
+    return Node(evaluate, frozenset({"classifier"}), text)
 
 
 def _author(roles: list[str] | None, is_employee: bool | None) -> Node:

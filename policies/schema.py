@@ -7,6 +7,7 @@ so every error is reported against one form only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -137,8 +138,18 @@ class LexiconPredicate(Strict):
 
 class NearPredicate(Strict):
     a: str
-    b: str
+    b: str | None = Field(default=None, description="a list name")
+    entities: list[str] | None = Field(
+        default=None, min_length=1, description="instead of b: personal data entities, e.g. [PERSON]"
+    )
     within: int = Field(default=8, ge=0, le=100, description="at most this many words between them")
+    sentence: bool = Field(default=False, description="both in the same sentence")
+
+    @model_validator(mode="after")
+    def _one_b(self) -> NearPredicate:
+        if (self.b is None) == (self.entities is None):
+            raise ValueError("give one of 'b: <list>' or 'entities: [PERSON, ...]': what 'a' must be near")
+        return self
 
 
 class PatternPredicate(Strict):
@@ -148,6 +159,28 @@ class PatternPredicate(Strict):
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return _wrap(value, "names")
+
+
+class ClassifierPredicate(Strict):
+    """A label of the trained risk classifier (``detectors.classifier``), at or above ``min_score``."""
+
+    label: str = Field(description="a classifier label, e.g. promissory_claim")
+    min_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="default: the model's own threshold for the label"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"label": value} if isinstance(value, str) else value
+
+    def floor(self, thresholds: Mapping[str, float] | None) -> float:
+        """The score the predicate needs: its ``min_score``, else the model's threshold (``thresholds``)."""
+        if self.min_score is not None:
+            return self.min_score
+        if thresholds is None or self.label not in thresholds:
+            raise ValueError(f"no model threshold for classifier label {self.label!r}")
+        return thresholds[self.label]
 
 
 class AuthorPredicate(Strict):
@@ -184,6 +217,7 @@ CONDITION_KEYS = (
     "lexicon",
     "near",
     "pattern",
+    "classifier",
     "author",
     "channel",
     "lang",
@@ -201,6 +235,7 @@ class Condition(Strict):
     lexicon: LexiconPredicate | None = None
     near: NearPredicate | None = None
     pattern: PatternPredicate | None = None
+    classifier: ClassifierPredicate | None = None
     author: AuthorPredicate | None = None
     channel: InPredicate | None = None
     lang: InPredicate | None = None

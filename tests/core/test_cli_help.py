@@ -34,6 +34,11 @@ def test_every_command_has_help() -> None:
         "schema post",
         "policies check",
         "policies test",
+        "policies backtest",
+        "schema backtest",
+        "models train",
+        "models evaluate",
+        "models export-feedback",
     } <= names
     runner = CliRunner()
     for path in paths:

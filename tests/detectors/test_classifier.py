@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from typer.testing import CliRunner
 
 from detectors.base import DetectorPlan
 from detectors.classifier import ArtefactError, ClassifierDetector, RiskClassifier, shipped_classifier
+from detectors.classifier_features import features
 from detectors.classifier_train import (
     DEFAULT_SEED,
     LABELS,
@@ -35,18 +37,18 @@ from detectors.classifier_train import (
 from monitor.models_cli import app, shipped_artefact_path, shipped_corpus_dir
 from policies.post import Post
 
-# label: (precision floor, recall floor), both languages together. Measured: promissory .71/.71,
-# pumping .67/.57, mnpi .61/.50, special .62/.80, harassment .53/.81, disparagement .42/.42,
-# promotion .90/.95, confidential .60/.82.
+# label: (precision floor, recall floor), both languages together. Measured on the 300-example test
+# split (1,490 examples; detectors/models/README.md): promissory .65/.68, pumping .85/.65, mnpi .59/.52,
+# special .47/.77, harassment .71/.71, disparagement .48/.75, promotion .89/.76, confidential .50/.64.
 FLOORS: dict[str, tuple[float, float]] = {
-    "promissory_claim": (0.6, 0.6),
-    "pumping": (0.55, 0.45),
-    "mnpi": (0.5, 0.4),
-    "special_category": (0.5, 0.65),
-    "harassment": (0.4, 0.7),
-    "employer_disparagement": (0.3, 0.3),
-    "financial_promotion": (0.8, 0.85),
-    "confidential_sharing": (0.5, 0.7),
+    "promissory_claim": (0.55, 0.55),
+    "pumping": (0.7, 0.5),
+    "mnpi": (0.45, 0.4),
+    "special_category": (0.35, 0.65),
+    "harassment": (0.6, 0.6),
+    "employer_disparagement": (0.35, 0.6),
+    "financial_promotion": (0.75, 0.65),
+    "confidential_sharing": (0.4, 0.5),
 }
 CLASSIFY = DetectorPlan("GLOBAL", detectors=frozenset({"classifier"}))
 
@@ -106,7 +108,7 @@ def test_precision_and_recall_on_the_test_split(evaluation: Evaluation, label: s
 
 
 def test_french_works_as_well_as_english_within_margin(evaluation: Evaluation) -> None:
-    # Measured macro F1: en 0.66, fr 0.60.
+    # Measured macro F1: en 0.63, fr 0.64.
     assert macro_f1(evaluation, "en") >= 0.55
     assert macro_f1(evaluation, "fr") >= 0.5
 
@@ -118,7 +120,7 @@ def test_hard_negatives_stay_under_threshold_in_aggregate(corpus: list[Example])
     for example in negatives:
         for label, score in model.score(example.text).items():
             flagged_per_label[label] += score >= model.thresholds[label]
-    # Measured: 27 of 79 negatives reach some label's threshold, no label more than 12.
+    # Measured: 48 of 136 negatives reach some label's threshold.
     assert sum(flagged_per_label.values()) <= 0.5 * len(negatives)
     assert max(flagged_per_label.values()) <= 0.2 * len(negatives), flagged_per_label
 
@@ -171,6 +173,23 @@ def test_findings_explain_with_phrases_present_in_the_text(corpus: list[Example]
                 assert phrase["phrase"] and example.text[phrase["start"] : phrase["end"]] == phrase["phrase"]
             explained += 1
     assert explained >= 100
+
+
+def test_scoring_reads_exactly_the_features_training_reads(corpus: list[Example]) -> None:
+    # Scoring looks words' character n-grams up once and caches them; training spells them out with
+    # classifier_features.features. Both must read the same features, the same number of times, and
+    # credit each to the same first place in the text.
+    model = shipped_classifier()
+    for example in corpus[::7]:
+        counts, spans = features(example.text, model.char_ngrams, with_spans=True)
+        known = {name: n for name, n in counts.items() if name in model._index}
+        assert Counter(model._rows(example.text).tolist()) == Counter(
+            {model._index[name]: n for name, n in known.items()}
+        )
+        rows, credited = model._credits(example.text)
+        assert list(zip(rows.tolist(), credited, strict=True)) == [
+            (model._index[name], spans[name]) for name in known
+        ]
 
 
 def test_detector_honours_plan_language_and_labels() -> None:

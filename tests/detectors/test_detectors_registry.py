@@ -49,8 +49,11 @@ def test_make_plan_derives_detectors() -> None:
     assert make_plan("FR", pii_entities={"EMAIL_ADDRESS"}).detectors == {"pii"}
     assert make_plan("FR", pii_entities={"PERSON"}).detectors == {"ner"}
     assert make_plan("FR", patterns={"JWT"}, sentiment=True).detectors == {"pattern", "sentiment"}
-    with pytest.raises(ValueError, match="unknown entity or pattern"):
+    assert make_plan("FR", classifier_min_scores={"mnpi": 0.5}).detectors == {"classifier"}
+    with pytest.raises(ValueError, match="unknown entity, pattern type or classifier label"):
         make_plan("FR", pii_entities={"EMAIL"})
+    with pytest.raises(ValueError, match="promissory_claim"):
+        make_plan("FR", classifier_min_scores={"promissory": 0.5})
 
 
 def test_config_is_frozen_and_validated() -> None:

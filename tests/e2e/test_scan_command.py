@@ -33,7 +33,8 @@ def test_expected_file_says_what_a_reviewer_expects() -> None:
     assert [a["rule_id"] for a in by_post["s-1"]["alerts"]] == ["global-confidential-marker-external"]
     assert by_post["s-2"]["alerts"] == [{"rule_id": "fr-nir-in-post", "severity": "critical"}]
     assert by_post["s-3"] == {"post_id": "s-3", "jurisdiction": "GB", "findings": [], "alerts": []}
-    assert [f["type"] for f in by_post["s-4"]["findings"]] == ["AWS_ACCESS_KEY"]
+    # The classifier reads the pasted key as confidential material shared: a second opinion, no alert.
+    assert [f["type"] for f in by_post["s-4"]["findings"]] == ["confidential_sharing", "AWS_ACCESS_KEY"]
 
 
 def test_detect_all_finds_a_superset_with_the_same_alerts() -> None:

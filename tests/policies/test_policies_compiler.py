@@ -23,11 +23,15 @@ def lex(list_name: str, text: str, phrase: str) -> Finding:
 
 
 @pytest.mark.parametrize("code", ["GLOBAL", "US", "GB"])
-def test_plans_without_ner_rules_have_no_ner(policies, code):
-    plan = policies.plan_for(code).detector_plan
-    assert "ner" not in plan.detectors
-    assert not plan.pii_entities & {"PERSON", "LOCATION"}
-    assert {"pattern", "lexicon", "pii", "sentiment"} <= plan.detectors
+def test_ner_runs_only_behind_a_cheaper_signal(policies, make_post, code):
+    plan = policies.plan_for(code)
+    # A name matters to these plans only as the target of harassment the classifier read (and in the
+    # US as a patient next to health words): NER is in the plan...
+    assert "ner" in plan.detector_plan.detectors and "LOCATION" not in plan.detector_plan.pii_entities
+    assert {"pattern", "lexicon", "pii", "sentiment", "classifier"} <= plan.detector_plan.detectors
+    # ...but a post the cheaper detectors found nothing in never reaches it.
+    post = make_post("Marie Dupont presents the results tomorrow", source="internal", channel="teams")
+    assert not plan.needs("ner", post, [])
 
 
 def test_detector_plan_lists_exactly_what_rules_need(policies):

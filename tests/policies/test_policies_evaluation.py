@@ -48,6 +48,20 @@ rules:
       all:
         - lang: [fr]
         - pii: {entities: [EMAIL_ADDRESS], min_score: 0.5, min_count: 2}
+  - id: acme-sentence
+    title: Promise and a product in one sentence
+    description: d
+    severity: low
+    maturity: incubating
+    when:
+      near: {a: promises, b: products, within: 20, sentence: true}
+  - id: acme-person
+    title: Promise near a name
+    description: d
+    severity: low
+    maturity: incubating
+    when:
+      near: {a: promises, entities: [PERSON], within: 4, sentence: true}
   - id: acme-secret
     title: Secret
     description: d
@@ -173,3 +187,32 @@ def test_nested_phrases_of_one_list_count_once(make_post):
     ]
     assert hit.clauses == ("source external", "lexicon confidentiality_markers: 'strictement confidentiel'")
     assert hit.findings == (found[0],)
+
+
+def test_near_in_one_sentence(plan, make_post):
+    for text, expected in (
+        ("Guaranteed returns, and I mean it, on this fund", True),
+        ("Guaranteed returns! Ask about this fund", False),
+        ("Guaranteed returns\nthe fund", False),
+    ):
+        found = [lex("promises", text, "guaranteed returns"), lex("products", text, "fund")]
+        assert ("acme-sentence" in hits(plan, make_post(text), found)) is expected, text
+
+
+def test_near_a_person_is_decided_without_ner_when_the_phrase_is_absent(plan, make_post):
+    text = "Risk-free, says Marie Dupont. Ask Paul Martin later about it."
+    post = make_post(text)
+    promise = lex("promises", text, "risk-free")
+    marie = Finding("pii", "PERSON", text.index("Marie"), text.index("Marie") + 12, 0.85, "SpacyRecognizer")
+    paul = Finding("pii", "PERSON", text.index("Paul"), text.index("Paul") + 11, 0.85, "SpacyRecognizer")
+    # No phrase of the list: decided without NER...
+    assert not plan.needs("ner", make_post("Ask Paul Martin"), [])
+    # ...a phrase and no NER yet: NER still matters.
+    assert plan.needs("ner", post, [promise])
+    hit = hits(plan, post, [promise, marie])["acme-person"]
+    assert hit.clauses[-1] == (
+        "near promises 'risk-free' and pii PERSON (chars 16-28) (1 word apart, at most 4, same sentence)"
+    )
+    assert "Marie" not in hit.clauses[-1]
+    # A name in the next sentence is not near.
+    assert "acme-person" not in hits(plan, post, [promise, paul])

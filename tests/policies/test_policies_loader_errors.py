@@ -276,8 +276,8 @@ def test_unknown_detector_and_two_keys_in_one_condition(write_pack, org_dir):
     )
     assert _errors(org_dir) == [
         f"{path}:10: rule acme-one: unknown key 'ner' — NER entities are a pii predicate: 'pii: {{entities: "
-        "[PERSON]}'. Allowed keys: all, any, author, channel, lang, lexicon, near, not, pattern, pii, "
-        "sentiment",
+        "[PERSON]}'. Allowed keys: all, any, author, channel, classifier, lang, lexicon, near, not, pattern, "
+        "pii, sentiment",
         f"{path}:11: rule acme-one: a condition has exactly one key, found lexicon, author: wrap them in "
         "'all: [...]' or 'any: [...]'",
     ]

@@ -91,7 +91,10 @@ def test_cli_explain_shows_rules_clauses_and_spans():
     assert "pack fr (FR)" in result.output
     assert "eu-gdpr-art9-health [high] Health data about an identifiable person" in result.output
     assert "eu-gdpr-art9-health" in result.output and "global-confidential-marker-external" in result.output
-    assert "because lexicon health_terms: 'enceinte'" in result.output
+    assert (
+        "because near health_terms 'enceinte' and person_references 'ma collègue' "
+        "(1 word apart, at most 12, same sentence)"
+    ) in result.output
     assert "lexicon:health_terms 'enceinte'" in result.output
     # The person reference decided the Art. 9 rules: NER was not needed.
     assert "skipped (no rule needs them): " in result.output and "ner" in result.output.split("skipped")[1]
