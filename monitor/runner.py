@@ -149,6 +149,7 @@ class Worker:
         self.failed_attempts = 0
         self._stage = "pipeline"  # the step a failing batch was in: a bounded metric label
         self.commits_refused = 0
+        self._reputation_stale = False
 
     def run(self, stop: threading.Event) -> None:
         consumer = self._consumer or make_consumer(self.settings, client_id=self._client_id)
@@ -178,8 +179,9 @@ class Worker:
                         self.failed_attempts += 1
                         self.metrics.batch_retries.labels(self._stage).inc()
                         self._rewind(consumer, batch)
-                        if self.reputation is not None:
-                            self.reputation.reload()  # forget the unsaved windows of the failed batch
+                        # The unsaved windows of the failed batch are forgotten by reloading, at the
+                        # start of the next attempt: reloading reads the store, which may be what failed.
+                        self._reputation_stale = True
                         log.error("batch %s not committed (%s: %s); retrying it in %.1f s",
                                   _batch_ref(batch), type(exc).__name__, exc, backoff)
                         # A stalled partition is exactly when the lag gauge must be right.
@@ -195,6 +197,10 @@ class Worker:
     def _handle(self, consumer: KafkaConsumer, dlq: DeadLetterWriter,
                 batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> BatchOutcome:
         started = time.perf_counter()
+        if self._reputation_stale and self.reputation is not None:
+            self._stage = "store"
+            self.reputation.reload()
+            self._reputation_stale = False
         self._stage = "pipeline"
         max_bytes = self.settings.max_record_bytes
         posts: list[Post] = []
