@@ -238,6 +238,7 @@ class FaultKit:
     stored_hits = staticmethod(stored_hits)
     metric_total = staticmethod(metric_total)
     produce = staticmethod(produce)
+    produce_raw = staticmethod(send_records)
     merge_ends = staticmethod(merge_ends)
 
 
