@@ -25,6 +25,7 @@ at-least-once sinks.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -458,6 +459,7 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
         start_http_server(settings.metrics_port, addr=settings.api_host)
         log.info("worker metrics on http://%s:%d/metrics", settings.api_host, settings.metrics_port)
     pipeline = build_pipeline(settings, metrics=metrics)
+    pipeline.warm_up()  # before joining the group: no partition waits on a model loading
     reloader = PolicyReloader(settings.policies_dir, metrics)
     if threading.current_thread() is threading.main_thread():
         reloader.install_sighup()
@@ -471,6 +473,9 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
     from monitor.sinks import build_sinks
 
     sinks = build_sinks(settings, make_producer(settings, client_id="veille-alerts"), metrics)
+    # Models, automata and clients live as long as the process: moved out of the collector's sight,
+    # full collections stop rescanning them (measured: a fifth of a pattern-only pipeline's time).
+    gc.freeze()
     try:
         Worker(settings, pipeline, store, sinks, metrics, reloader=reloader, reputation=reputation).run(stop)
     finally:

@@ -19,11 +19,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from kafka import TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from monitor.broker import free_port
 from monitor.demo import child_env
@@ -228,6 +229,27 @@ def merge_ends(*ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]
     return merged
 
 
+def read_topic(settings: Settings, topic: str, timeout_s: float = 120.0) -> list[Any]:
+    """Every record of ``topic`` (no group: plain assignment), records of up to 32 MB included."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                             max_partition_fetch_bytes=32 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batches = consumer.poll(timeout_ms=2000)
+            if not batches and records:
+                return records  # the topic's whole content: writers flush before committing
+            for batch in batches.values():
+                records.extend(batch)
+        raise AssertionError(f"reading {topic} took over {timeout_s:.0f} s ({len(records)} records so far)")
+    finally:
+        consumer.close()
+
+
 class FaultKit:
     """The helpers above, handed out by the ``fault`` fixture (test directories are not packages)."""
 
@@ -239,6 +261,7 @@ class FaultKit:
     metric_total = staticmethod(metric_total)
     produce = staticmethod(produce)
     produce_raw = staticmethod(send_records)
+    read_topic = staticmethod(read_topic)
     merge_ends = staticmethod(merge_ends)
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from monitor.broker import free_port
 from monitor.kafka_io import make_producer, send_records
@@ -149,27 +148,6 @@ def hostile_records(seed: int) -> Iterator[tuple[bytes, bytes, str, set[str]]]:
         yield key, value, kind, allowed
 
 
-def _read_dlq(settings: Settings, timeout_s: float = 120.0) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                             max_partition_fetch_bytes=32 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024)
-    try:
-        tps = [TopicPartition(settings.dlq_topic, p)
-               for p in sorted(consumer.partitions_for_topic(settings.dlq_topic) or ())]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            batches = consumer.poll(timeout_ms=2000)
-            if not batches and records:
-                return records  # everything the topic holds: the worker flushed the DLQ before committing
-            for batch in batches.values():
-                records.extend(batch)
-        raise AssertionError(f"reading the DLQ took over {timeout_s:.0f} s ({len(records)} records so far)")
-    finally:
-        consumer.close()
-
-
 @pytest.mark.parametrize("kafka_broker", ["tansu"], indirect=True)
 def test_ten_thousand_hostile_records_are_each_dead_lettered_or_processed(
     kafka_settings: Settings, postgres_url: str, children: Any, tmp_path: Path, fault: Any,
@@ -215,7 +193,7 @@ def test_ten_thousand_hostile_records_are_each_dead_lettered_or_processed(
     end_rss = worker.rss_bytes()
 
     by_key = {key: (kind, allowed) for key, _, kind, allowed in records}
-    dead = _read_dlq(settings)
+    dead = fault.read_topic(settings, settings.dlq_topic)
     dead_hostile = {record.key: record for record in dead if record.key in by_key}
     wrong: list[str] = []
     for key, record in dead_hostile.items():
@@ -244,3 +222,4 @@ def test_ten_thousand_hostile_records_are_each_dead_lettered_or_processed(
         f"RSS {warm_rss >> 20} MiB warmed up, {peak_rss >> 20} MiB at peak, {end_rss >> 20} MiB at the end"
     )
     assert worker.stop() == 0, worker.tail()
+
