@@ -35,15 +35,7 @@ from monitor.settings import Settings
 from policies.post import Post
 
 REPUTATION_RULE_PREFIX = "reputation-"
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+WaitUntil = Callable[[Callable[[], bool], float, str], None]  # the `wait_until` fixture (tests/conftest.py)
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -120,17 +112,6 @@ def children() -> Iterator[Callable[[list[str], Mapping[str, str], Path], Child]
     for child in started:
         with contextlib.suppress(Exception):
             child.kill()
-
-
-def wait_committed(settings: Settings, ends: Mapping[TopicPartition, int], timeout_s: float,
-                   child: Child | None = None, note: str = "") -> None:
-    def done() -> bool:
-        if child is not None and not child.alive():
-            raise AssertionError(f"the worker exited with {child.process.returncode}{note}:\n{child.tail()}")
-        committed = committed_offsets(settings)
-        return all(committed.get(tp) == end for tp, end in ends.items())
-
-    wait_until(done, timeout_s, f"committed offsets to reach {dict(ends)}{note}")
 
 
 def stored_hits(database_url: str) -> Counter[tuple[str, str]]:
@@ -253,9 +234,21 @@ def read_topic(settings: Settings, topic: str, timeout_s: float = 120.0) -> list
 class FaultKit:
     """The helpers above, handed out by the ``fault`` fixture (test directories are not packages)."""
 
-    wait_until = staticmethod(wait_until)
+    def __init__(self, wait_until: WaitUntil) -> None:
+        self.wait_until = wait_until
+
+    def wait_committed(self, settings: Settings, ends: Mapping[TopicPartition, int], timeout_s: float,
+                       child: Child | None = None, note: str = "") -> None:
+        def done() -> bool:
+            if child is not None and not child.alive():
+                code = child.process.returncode
+                raise AssertionError(f"the worker exited with {code}{note}:\n{child.tail()}")
+            committed = committed_offsets(settings)
+            return all(committed.get(tp) == end for tp, end in ends.items())
+
+        self.wait_until(done, timeout_s, f"committed offsets to reach {dict(ends)}{note}")
+
     worker_env = staticmethod(worker_env)
-    wait_committed = staticmethod(wait_committed)
     committed_offsets = staticmethod(committed_offsets)
     stored_hits = staticmethod(stored_hits)
     metric_total = staticmethod(metric_total)
@@ -266,8 +259,8 @@ class FaultKit:
 
 
 @pytest.fixture
-def fault() -> type[FaultKit]:
-    return FaultKit
+def fault(wait_until: WaitUntil) -> FaultKit:
+    return FaultKit(wait_until)
 
 
 @pytest.fixture(scope="session")
