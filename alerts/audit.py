@@ -5,8 +5,11 @@ reordering any stored entry breaks the chain from that point on, and :func:`veri
 first entry that no longer fits. Entries are written by :class:`alerts.store.SqlAlertStore` in the
 same transaction as the change they record, under a lock, so the chain never forks.
 
-This detects alteration by anyone who cannot recompute the whole chain after their edit; anchoring
-the latest hash outside the database (e.g. printing it in a ticket) also covers a full rewrite.
+This detects alteration by anyone who cannot recompute the whole chain after their edit. Deleting the
+newest entries, or rewriting the whole chain, leaves a shorter or different chain that is valid in
+itself: only a head recorded outside the database shows it. :class:`Checkpoint` is such a head (the
+anchor file of :mod:`alerts.anchor`, or one an operator copied from ``veille audit head``), and
+:func:`verify_chain` checks the chain against every checkpoint it is given.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 GENESIS_HASH = "0" * 64
 
@@ -37,11 +41,50 @@ class AuditEntry(BaseModel):
     hash: str
 
 
+class ChainHead(BaseModel):
+    """The newest entry of a chain: its sequence number (the number of entries) and its hash."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(ge=0)
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def __str__(self) -> str:
+        # The form `veille audit verify --expect-head` takes back.
+        return f"{self.seq}:{self.hash}"
+
+
+EMPTY_HEAD = ChainHead(seq=0, hash=GENESIS_HASH)
+
+
+class Checkpoint(ChainHead):
+    """A head recorded outside the database at ``at``: the chain must still reach it, unchanged."""
+
+    seq: int = Field(ge=1)
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A checkpoint and where it was read from, for the message that names it."""
+
+    checkpoint: Checkpoint
+    where: str  # e.g. "anchor file /var/lib/veille/audit-anchor.jsonl line 12", "--expect-head"
+
+    def describe(self) -> str:
+        at = f" at {self.checkpoint.at.isoformat()}" if self.checkpoint.at is not None else ""
+        return f"{self.where} recorded entry #{self.checkpoint.seq} (hash {self.checkpoint.hash[:16]}…{at})"
+
+
 class ChainBroken(Exception):
     def __init__(self, seq: int, reason: str) -> None:
         super().__init__(f"audit entry #{seq}: {reason}")
         self.seq = seq
         self.reason = reason
+
+
+class ChainTruncated(ChainBroken):
+    """The chain is intact in itself but ends before a checkpoint: its newest entries were deleted."""
 
 
 def _instant(at: datetime) -> str:
@@ -72,8 +115,16 @@ def entry_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
-def verify_chain(entries: Iterable[AuditEntry]) -> int:
-    """The number of entries checked; raises :class:`ChainBroken` at the first one that does not fit."""
+def verify_chain(entries: Iterable[AuditEntry], anchors: Iterable[Anchor] = ()) -> ChainHead:
+    """The head of the verified chain (its ``seq`` is the number of entries checked).
+
+    Raises :class:`ChainBroken` at the first entry that does not fit, or that differs from a
+    checkpoint, and :class:`ChainTruncated` when the chain ends before a checkpoint. ``entries`` is
+    consumed once, oldest first, and never held: the caller may stream it.
+    """
+    by_seq: dict[int, list[Anchor]] = {}
+    for anchor in anchors:
+        by_seq.setdefault(anchor.checkpoint.seq, []).append(anchor)
     prev = GENESIS_HASH
     expected_seq = 1
     count = 0
@@ -99,10 +150,25 @@ def verify_chain(entries: Iterable[AuditEntry]) -> int:
         )
         if recomputed != entry.hash:
             raise ChainBroken(entry.seq, "content does not match its hash (entry altered)")
+        for anchor in by_seq.get(entry.seq, ()):
+            if anchor.checkpoint.hash != entry.hash:
+                raise ChainBroken(
+                    entry.seq,
+                    f"does not match the checkpoint: {anchor.describe()}; the chain was rewritten "
+                    "up to this entry",
+                )
         prev = entry.hash
         expected_seq += 1
         count += 1
-    return count
+    beyond = [anchor for seq, found in by_seq.items() if seq > count for anchor in found]
+    if beyond:
+        last = max(beyond, key=lambda anchor: anchor.checkpoint.seq)
+        first, newest = count + 1, last.checkpoint.seq
+        missing = f"entry #{first} was" if newest == first else f"entries #{first} to #{newest} were"
+        raise ChainTruncated(
+            first, f"missing: the log ends at entry #{count} but {last.describe()}; {missing} deleted"
+        )
+    return ChainHead(seq=count, hash=prev)
 
 
 class Actor(BaseModel):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Severity(StrEnum):
@@ -33,6 +33,12 @@ class Verdict(StrEnum):
     FALSE_POSITIVE = "false_positive"
     BENIGN = "benign"
     DUPLICATE = "duplicate"
+
+
+# ``Alert.origin["kind"]`` of the alerts about a window of posts rather than one post (the e-reputation
+# spikes and crises of monitor.reputation): their post id names the window (brand, jurisdiction,
+# source, start), never a post. Only code sets origin keys, never a post's content.
+WINDOW_ORIGIN_KIND = "reputation"
 
 
 def alert_id(post_id: str, rule_id: str) -> str:
@@ -90,6 +96,11 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     policy_version: str
     evidence: list[EvidenceT] = Field(default_factory=list)
+    # Evidence is bounded per alert (alerts.evidence.EvidenceLimits); these say how much there was.
+    evidence_total: int = Field(default=0, ge=0, description="spans the rule matched on, kept or not")
+    evidence_truncated: bool = Field(
+        default=False, description="evidence keeps only some of the spans (a configured number and size)"
+    )
     explanation: list[str] = Field(default_factory=list, description="the rule clauses that matched")
     remediation: str | None = None
     references: list[str] = Field(default_factory=list)
@@ -109,6 +120,29 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
     last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
     silenced: bool = Field(default=False, description="matched an active silence when stored")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _evidence_counts(cls, data: Any) -> Any:
+        """Alerts stored before evidence was bounded, and alerts built without counts, kept it all."""
+        if not isinstance(data, dict):
+            return data
+        kept = len(data.get("evidence") or ())
+        total = data.get("evidence_total")
+        if total is None:
+            total = kept
+            data = {**data, "evidence_total": total}
+        if data.get("evidence_truncated") is None:
+            data = {**data, "evidence_truncated": total > kept}
+        return data
+
 
 class Alert(AlertBase[Evidence]):
     model_config = ConfigDict(frozen=True)
+
+    # Decided by the rule's pack (`audience:`), not shown to clients: the comms role sees only these.
+    comms_visible: bool = Field(default=False, description="communications is in the rule's audience")
+
+    @property
+    def about_one_post(self) -> bool:
+        """False for an e-reputation spike or crisis, whose post id names a window of posts."""
+        return self.origin.get("kind") != WINDOW_ORIGIN_KIND

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from alerts.model import Alert
+from policies.post import ID_MAX_CHARS
 
 MAX_SILENCE = timedelta(days=90)
 
@@ -24,7 +25,7 @@ class Matchers(BaseModel):
     rule_id: str | None = Field(default=None, min_length=1, max_length=200)
     jurisdiction: str | None = Field(default=None, min_length=1, max_length=32)
     channel: str | None = Field(default=None, min_length=1, max_length=200)
-    author_id: str | None = Field(default=None, min_length=1, max_length=200)
+    author_id: str | None = Field(default=None, min_length=1, max_length=ID_MAX_CHARS)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Matchers:

@@ -1,8 +1,13 @@
-"""Where new alerts go besides the store: a Kafka topic, Prometheus Alertmanager, signed webhooks.
+"""Where stored alerts go besides the store: a Kafka topic, Prometheus Alertmanager, signed webhooks.
 
-The run loop commits input offsets only after every sink's ``publish`` returned, so a sink must not
-return before its receiver has the alerts (for Kafka: acknowledged by the broker), and must raise
-``SinkError`` rather than drop them. Publishing is at-least-once: receivers dedupe on ``Alert.id``.
+Sinks never see the run loop: they deliver from the outbox (:mod:`alerts.outbox`), which hands each
+one a batch of stored alerts and moves the sink's cursor only after ``publish`` returned. So a sink must
+not return before its receiver has the alerts (for Kafka: acknowledged by the broker), and must raise
+``SinkError`` rather than drop them. One ``publish`` is one attempt: the outbox retries with backoff.
+
+A sink's ``name`` is its cursor's key and its metric label, and the only way logs, errors and metrics
+refer to it: for an HTTP sink it holds ``scheme://host[:port]``, never the path, query or user info of
+its URL, where receivers put their secrets.
 
 A sink is handed its client (the Kafka producer) and its own :class:`SinkConfig`: building both from
 the application's settings is the caller's job.
@@ -11,23 +16,28 @@ the application's settings is the caller's job.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from alerts.model import Alert
+from alerts.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 if TYPE_CHECKING:
     import httpx
     from kafka import KafkaProducer
 
 log = logging.getLogger(__name__)
+
+# sink_cursors.sink is VARCHAR(64).
+MAX_SINK_NAME_CHARS = 64
+HTTP_TIMEOUT_S = 10.0
+KAFKA_TIMEOUT_S = 30.0
 
 
 class SinkConfig(BaseModel):
@@ -42,32 +52,15 @@ class SinkConfig(BaseModel):
     public_url: str | None = None
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None
-    # HTTP sinks: tries per batch, and the first retry delay (doubled at each retry).
-    attempts: int = Field(ge=1)
-    backoff_seconds: float = Field(gt=0)
-
-
-class _Counter(Protocol):
-    def inc(self, amount: float = 1) -> None: ...
-
-
-class _LabelledCounter(Protocol):
-    def labels(self, *labelvalues: str) -> _Counter: ...
-
-
-class SinkMetrics(Protocol):
-    """What the sinks count (``monitor.metrics.Metrics`` fits): retries per sink name."""
-
-    @property
-    def sink_retries(self) -> _LabelledCounter: ...
 
 
 class SinkError(RuntimeError):
-    """A sink could not deliver a batch; the caller retries the batch (offsets stay uncommitted)."""
+    """A sink could not deliver a batch; the outbox keeps its cursor and retries later."""
 
     def __init__(self, sink: str, message: str) -> None:
         super().__init__(f"sink {sink}: {message}")
         self.sink = sink
+        self.problem = message
 
 
 @runtime_checkable
@@ -89,13 +82,47 @@ def alert_json(alert: Alert) -> bytes:
     return json.dumps(alert_payload(alert), separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def safe_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: what may be shown of a sink's address. User info, path and
+    query, where secrets live, are dropped; an unparsable URL shows as ``invalid-url``."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "invalid-url"
+    if not parts.scheme or not host:
+        return "invalid-url"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def webhook_name(url: str) -> str:
+    """``webhook:<origin>#<8 hex>``: stable for one URL and distinct for two on the same host.
+
+    The digest tells URLs apart without showing them; 32 bits of a SHA-256 reveal nothing usable about
+    a secret path.
+    """
+    digest = hashlib.sha256(url.encode()).hexdigest()[:8]
+    origin = safe_origin(url)[: MAX_SINK_NAME_CHARS - len("webhook:#") - len(digest)]
+    return f"webhook:{origin}#{digest}"
+
+
+def sink_names(config: SinkConfig) -> list[str]:
+    """The names of the sinks :func:`build_http_sinks` and the Kafka sink make from ``config``."""
+    names = [KafkaAlertSink.name]
+    if config.alertmanager_url:
+        names.append(AlertmanagerSink.name)
+    names.extend(webhook_name(url) for url in config.webhook_urls)
+    return names
+
+
 class KafkaAlertSink:
     """Publishes each alert as JSON to ``topic``, keyed by alert id (compaction-friendly), through the
     producer it is handed; closing the sink closes that producer."""
 
     name = "kafka"
 
-    def __init__(self, producer: KafkaProducer, topic: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, producer: KafkaProducer, topic: str, *, timeout_s: float = KAFKA_TIMEOUT_S) -> None:
         self.topic = topic
         self._producer = producer
         self._timeout_s = timeout_s
@@ -133,9 +160,8 @@ def await_acks(producer: KafkaProducer, futures: Sequence[Any], timeout_s: float
 class MemorySink:
     """Keeps published alerts in a list: for tests and for embedding Veille as a library."""
 
-    name = "memory"
-
-    def __init__(self) -> None:
+    def __init__(self, name: str = "memory") -> None:
+        self.name = name
         self.published: list[Alert] = []
 
     def publish(self, alerts: Sequence[Alert]) -> None:
@@ -147,76 +173,49 @@ class MemorySink:
 
 # --- HTTP sinks: Alertmanager and webhooks ---
 
-SIGNATURE_HEADER = "X-Veille-Signature"
-TIMESTAMP_HEADER = "X-Veille-Timestamp"
+
+class _OriginOnly(logging.Filter):
+    """httpx logs every request's full URL at INFO: keep only its origin (see :func:`safe_origin`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import httpx
+
+        if isinstance(record.args, tuple) and any(isinstance(arg, httpx.URL) for arg in record.args):
+            record.args = tuple(safe_origin(str(arg)) if isinstance(arg, httpx.URL) else arg
+                                for arg in record.args)
+        return True
 
 
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>`` over ``timestamp.body``: the timestamp is signed so a capture cannot be replayed
-    later; receivers recompute it and compare in constant time (see :func:`verify_signature`)."""
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+def _hide_paths_in_httpx_logs() -> None:
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(existing, _OriginOnly) for existing in logger.filters):
+        logger.addFilter(_OriginOnly())
 
 
 class _HttpSink:
-    """POST with retries: connection errors, timeouts, 429 and 5xx are retried with doubling delays;
-    another 4xx is not (the same request would be refused again) and fails the batch at once.
-
-    Either way the batch fails with :class:`SinkError` and the worker keeps its offsets: nothing is
-    lost, the batch is published again on the next attempt.
-    """
+    """One POST per publish. Success is any 2xx; anything else (connection error, timeout, any other
+    status) raises :class:`SinkError` naming the problem and the sink, never the URL or the receiver's
+    answer (which may echo the payload)."""
 
     name = "http"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        attempts: int = 4,
-        backoff_s: float = 0.5,
-        timeout_s: float = 10.0,
-        metrics: SinkMetrics | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
+    def __init__(self, url: str, *, timeout_s: float = HTTP_TIMEOUT_S) -> None:
         import httpx
 
-        if attempts < 1:
-            raise ValueError("attempts must be at least 1")
-        self.url = url
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._metrics = metrics
-        self._sleep = sleep
+        _hide_paths_in_httpx_logs()
+        self._url = url
         self._client: httpx.Client = httpx.Client(timeout=timeout_s)
 
     def _post(self, body: bytes, headers: dict[str, str]) -> None:
         import httpx
 
-        delay = self._backoff_s
-        problem = ""
-        for attempt in range(1, self._attempts + 1):
-            try:
-                response = self._client.post(self.url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                problem = type(exc).__name__
-            else:
-                if response.is_success:
-                    return
-                problem = f"HTTP {response.status_code}"
-                if response.status_code < 500 and response.status_code != 429:
-                    # The receiver's answer may echo the payload: only the status is reported.
-                    raise SinkError(self.name, f"{problem} from {self.url}: the receiver refused the batch")
-            if attempt < self._attempts:
-                if self._metrics is not None:
-                    self._metrics.sink_retries.labels(self.name).inc()
-                log.warning("sink %s: %s (attempt %d of %d); retrying in %.1f s",
-                            self.name, problem, attempt, self._attempts, delay)
-                self._sleep(delay)
-                delay *= 2
-        raise SinkError(self.name, f"{problem} from {self.url} after {self._attempts} attempts")
+        try:
+            response = self._client.post(self._url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            # The exception's text may quote the URL: its type says enough (ConnectError, ReadTimeout).
+            raise SinkError(self.name, type(exc).__name__) from None
+        if not response.is_success:
+            raise SinkError(self.name, f"HTTP {response.status_code}: the receiver refused the batch")
 
     def close(self) -> None:
         self._client.close()
@@ -261,14 +260,14 @@ class AlertmanagerSink(_HttpSink):
 
 class WebhookSink(_HttpSink):
     """Posts ``{"alerts": [...]}`` (as on the Kafka topic: masked evidence, never a raw span), signed
-    with HMAC-SHA256 in ``X-Veille-Signature`` over ``X-Veille-Timestamp + "." + body``."""
-
-    name = "webhook"
+    with HMAC-SHA256 in ``X-Veille-Signature`` over ``X-Veille-Timestamp + "." + body``; receivers check
+    both with :func:`alerts.webhook_signature.verify_signature`."""
 
     def __init__(self, url: str, secret: bytes, **kwargs: Any) -> None:
         if not secret:
             raise ValueError("a webhook needs a secret to sign with (VEILLE_WEBHOOK_SECRET)")
         super().__init__(url, **kwargs)
+        self.name = webhook_name(url)
         self._secret = secret
 
     def publish(self, alerts: Sequence[Alert]) -> None:
@@ -277,7 +276,7 @@ class WebhookSink(_HttpSink):
         body = json.dumps(
             {"alerts": [alert_payload(a) for a in alerts]}, separators=(",", ":"), ensure_ascii=False
         ).encode()
-        # Signed once per batch: every retry carries the same timestamp and signature.
+        # Signed when sent: a batch retried later carries a fresh timestamp, within the receiver's tolerance.
         timestamp = str(int(datetime.now(UTC).timestamp()))
         self._post(body, {
             "Content-Type": "application/json",
@@ -286,19 +285,19 @@ class WebhookSink(_HttpSink):
         })
 
 
-def build_http_sinks(config: SinkConfig, metrics: SinkMetrics | None = None) -> list[AlertSink]:
+def build_http_sinks(config: SinkConfig) -> list[AlertSink]:
     """The Alertmanager and webhook sinks the config asks for (none by default)."""
-    common: dict[str, Any] = {
-        "attempts": config.attempts, "backoff_s": config.backoff_seconds, "metrics": metrics,
-    }
     sinks: list[AlertSink] = []
     if config.alertmanager_url:
-        sinks.append(AlertmanagerSink(config.alertmanager_url, public_url=config.public_url, **common))
+        sinks.append(AlertmanagerSink(config.alertmanager_url, public_url=config.public_url))
     if config.webhook_urls:
         if config.webhook_secret is None:
             raise ValueError(
                 "VEILLE_WEBHOOK_URLS is set but VEILLE_WEBHOOK_SECRET is not: webhooks are always signed"
             )
         secret = config.webhook_secret.get_secret_value().encode()
-        sinks.extend(WebhookSink(url, secret, **common) for url in config.webhook_urls)
+        sinks.extend(WebhookSink(url, secret) for url in config.webhook_urls)
+    names = [sink.name for sink in sinks]
+    if len(set(names)) != len(names):
+        raise ValueError("VEILLE_WEBHOOK_URLS lists the same URL twice: each webhook needs its own cursor")
     return sinks

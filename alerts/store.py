@@ -6,21 +6,31 @@ change takes the audit lock first and appends its entry in the same transaction.
 
 Writes are idempotent on ``Alert.id`` (a replayed Kafka record never duplicates an alert), so the
 worker may commit offsets only after :meth:`AlertStore.add_many` returned.
+
+Two parts of the audit log live in the process as well as in the database (:class:`AuditOptions`):
+repeated views of an alert are counted in memory and written as one entry per window
+(:mod:`alerts.views`), and the chain's head is checkpointed to an anchor file (:mod:`alerts.anchor`).
+Whoever runs the store calls :meth:`SqlAlertStore.flush_audit` now and then (the API, every second)
+and :meth:`SqlAlertStore.close` at the end, which writes what is still pending.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
 from alerts import lifecycle, tokens
-from alerts.audit import Actor, AuditEntry
+from alerts.anchor import AuditAnchor
+from alerts.audit import Actor, Anchor, AuditEntry, ChainHead
 from alerts.model import Alert, AlertStatus, Verdict
-from alerts.query import AlertQuery, Page
+from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
 from alerts.silences import Silence, SilenceRequest
 from alerts.sql import alerts as alert_repo
@@ -30,8 +40,29 @@ from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
 from alerts.sql import tokens as token_repo
-from alerts.sql.engine import StoreError, StoreUnavailable, open_engine, ping_engine, reading, writing
+from alerts.sql.engine import (
+    StoreDataError,
+    StoreError,
+    StoreUnavailable,
+    open_engine,
+    ping_engine,
+    reading,
+    writing,
+)
 from alerts.tokens import ApiToken, Role
+from alerts.views import ViewWindows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What the store does for its audit log beyond the chain (settings ``VEILLE_AUDIT_*``)."""
+
+    anchor_file: Path | None = None  # None: no checkpoints written
+    anchor_every_entries: int = 100
+    anchor_every_seconds: float = 60.0
+    view_window: timedelta = timedelta(minutes=10)  # zero: one entry per view
 
 
 class AlertStore(Protocol):
@@ -47,8 +78,6 @@ class AlertStore(Protocol):
 
     def count_open_by_severity(self) -> dict[str, int]: ...
 
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
-
     def ping(self) -> None: ...
 
     def close(self) -> None: ...
@@ -57,10 +86,23 @@ class AlertStore(Protocol):
 class SqlAlertStore:
     """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process."""
 
-    def __init__(self, engine: Engine, *, group_window: timedelta | None = None) -> None:
+    def __init__(
+        self, engine: Engine, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+    ) -> None:
         self._engine = engine
         # None or zero: every hit is its own alert (grouping off).
         self._group_window = group_window if group_window and group_window > timedelta(0) else None
+        audit = audit or AuditOptions()
+        self._views = ViewWindows(audit.view_window)
+        self._anchor = (
+            AuditAnchor(
+                audit.anchor_file,
+                every_entries=audit.anchor_every_entries,
+                every_seconds=audit.anchor_every_seconds,
+            )
+            if audit.anchor_file is not None
+            else None
+        )
 
     @property
     def engine(self) -> Engine:
@@ -68,14 +110,23 @@ class SqlAlertStore:
         return self._engine
 
     @classmethod
-    def open(cls, url: str, *, group_window: timedelta | None = None) -> SqlAlertStore:
+    def open(
+        cls, url: str, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+    ) -> SqlAlertStore:
         """Connect to ``url`` and upgrade its schema to the newest revision (see
         :func:`alerts.sql.engine.open_engine`).
 
         ``group_window``: hits of one rule by one author whose posts are that close in time become
-        one alert (``occurrences`` counts them); None keeps one alert per hit.
+        one alert (``occurrences`` counts them); None keeps one alert per hit. ``audit``: view
+        aggregation and anchoring (defaults: 10-minute view windows, no anchor file); raises
+        :class:`alerts.anchor.AnchorFileError` when the anchor file cannot be opened for appending.
         """
-        return cls(open_engine(url), group_window=group_window)
+        engine = open_engine(url)
+        try:
+            return cls(engine, group_window=group_window, audit=audit)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def _reading(self, operation: str) -> AbstractContextManager[Connection]:
         return reading(self._engine, operation)
@@ -85,6 +136,10 @@ class SqlAlertStore:
         with writing(self._engine, operation) as connection:
             audit_repo.lock(connection)
             yield connection
+            # Read under the audit lock: exactly this transaction's head, anchored once committed.
+            head = audit_repo.head(connection) if self._anchor is not None else None
+        if self._anchor is not None and head is not None:
+            self._anchor.observe(head)
 
     # --- alerts ---
 
@@ -92,21 +147,15 @@ class SqlAlertStore:
         """Store the hits in one transaction; returns the ids (``Alert.id``, one per hit) not stored
         before, whether the hit became an alert or an occurrence of a grouped one.
 
-        A hit matching an active silence is stored all the same, with ``silenced`` set.
+        A hit matching an active silence is stored all the same, with ``silenced`` set. New alerts that
+        are not silenced are queued for the sinks in the same transaction (:mod:`alerts.outbox`).
+        Characters the database cannot hold are replaced first (see :mod:`alerts.sql.values`); values
+        it still refuses raise :class:`StoreDataError`, and nothing of the call is stored.
         """
         if not alerts:
             return []
         with writing(self._engine, "add_many") as connection:
             return alert_repo.add_many(connection, alerts, datetime.now(UTC), self._group_window)
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]:
-        """Of these hit ids, those to notify the sinks about: stored as an alert of their own and not
-        silenced. A hit grouped into another alert was notified with that alert; a silenced one is
-        kept for the record, not paged."""
-        if not alert_ids:
-            return set()
-        with self._reading("publishable") as connection:
-            return alert_repo.publishable(connection, alert_ids)
 
     def occurrences(self, alert_id: str) -> list[dict[str, Any]]:
         """The hits grouped into ``alert_id`` (its own first), oldest post first."""
@@ -122,10 +171,19 @@ class SqlAlertStore:
         with self._reading("query") as connection:
             return alert_repo.query(connection, q)
 
-    def changed_since(self, since: datetime, *, limit: int = 500) -> list[Alert]:
-        """Alerts created or changed by a review at or after ``since``, oldest change first."""
-        with self._reading("changed_since") as connection:
-            return alert_repo.changed_since(connection, since, limit)
+    def changes_after(self, after: Position, *, limit: int = 500) -> list[Change]:
+        """The next ``limit`` changes (an alert stored, reviewed, grouped into or anonymised) after
+        position ``after``, oldest first; page on with the last one's position."""
+        with self._reading("changes_after") as connection:
+            return alert_repo.changes_after(connection, after, limit)
+
+    def unseen_changes(
+        self, after: Position, before: Position, seen: Container[Position], *, limit: int = 5000
+    ) -> list[Change]:
+        """Changes between the positions ``after`` and ``before`` that are not in ``seen``: writers
+        stamp a change before they commit it, so one may become visible behind a reader's position."""
+        with self._reading("unseen_changes") as connection:
+            return alert_repo.unseen_changes(connection, after, before, seen, limit)
 
     def count(self, q: AlertQuery) -> int:
         with self._reading("count") as connection:
@@ -209,9 +267,28 @@ class SqlAlertStore:
     # --- audit log (chain rules in alerts.audit) ---
 
     def record_view(self, alert_id: str, by: Actor) -> None:
-        """Append "``by`` viewed the evidence of ``alert_id``"."""
-        with self._audited("record_view") as connection:
-            review_repo.record_view(connection, alert_id, by)
+        """Account for "``by`` viewed the evidence of ``alert_id``": written at once for the first view
+        in a window, counted for a repeat (see :mod:`alerts.views`)."""
+        due = self._views.view(alert_id, by, datetime.now(UTC))
+        if due:
+            with self._audited("record_view") as connection:
+                review_repo.record_views(connection, due)
+
+    def flush_audit(self, *, final: bool = False) -> None:
+        """Write the view counts whose window closed (every one when ``final``) and, when due, a
+        checkpoint of the chain's head to the anchor file."""
+        now = datetime.now(UTC)
+        due = self._views.drain(now) if final else self._views.closed(now)
+        if due:
+            with self._audited("record_views") as connection:
+                review_repo.record_views(connection, due)
+        if self._anchor is not None and (final or self._anchor.timer_due()):
+            self._anchor.checkpoint(self.audit_head())
+
+    def audit_head(self) -> ChainHead:
+        """The newest audit entry's sequence number and hash, for an operator to record."""
+        with self._reading("audit_head") as connection:
+            return audit_repo.head(connection)
 
     def audit_entries(
         self, *, target: str | None = None, after_seq: int = 0, limit: int | None = 100
@@ -220,10 +297,12 @@ class SqlAlertStore:
         with self._reading("audit_entries") as connection:
             return audit_repo.entries(connection, target=target, after_seq=after_seq, limit=limit)
 
-    def verify_audit(self) -> int:
-        """Entries checked; raises :class:`alerts.audit.ChainBroken` naming the first bad entry."""
+    def verify_audit(self, anchors: Iterable[Anchor] = ()) -> ChainHead:
+        """The verified head (its ``seq`` counts the entries); raises :class:`alerts.audit.ChainBroken`
+        naming the first bad entry, :class:`alerts.audit.ChainTruncated` when the log ends before one
+        of the ``anchors``."""
         with self._reading("verify_audit") as connection:
-            return audit_repo.verify(connection)
+            return audit_repo.verify(connection, anchors)
 
     # --- API tokens (format and hashing in alerts.tokens) ---
 
@@ -246,12 +325,15 @@ class SqlAlertStore:
             record = token_repo.create(connection, token_id, token, name, role, by, expires_at)
         return record, token
 
-    def ensure_token(self, name: str, role: Role, token: str, by: Actor) -> ApiToken:
-        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent)."""
+    def ensure_token(
+        self, name: str, role: Role, token: str, by: Actor, *, expires_at: datetime | None = None
+    ) -> ApiToken:
+        """Install ``token`` under ``name`` unless that exact token is already stored (idempotent:
+        a stored token keeps its expiry)."""
         existing = self.authenticate(token)
         if existing is not None:
             return existing
-        return self.create_token(name, role, by, token=token)[0]
+        return self.create_token(name, role, by, token=token, expires_at=expires_at)[0]
 
     def list_tokens(self) -> list[ApiToken]:
         with self._reading("list_tokens") as connection:
@@ -325,7 +407,14 @@ class SqlAlertStore:
         ping_engine(self._engine)
 
     def close(self) -> None:
-        self._engine.dispose()
+        """Write the pending view counts and the last checkpoint, then release the connections."""
+        try:
+            self.flush_audit(final=True)
+        except StoreError as exc:
+            # Closing goes on (it runs in finally blocks); the first views were written already.
+            log.error("pending audit view counts or checkpoint not written at close: %s", exc)
+        finally:
+            self._engine.dispose()
 
 
 def _check_assignee(assignee: str | None) -> None:
@@ -339,5 +428,6 @@ if TYPE_CHECKING:
         return store
 
 
-# StoreError and StoreUnavailable are what callers catch around any store call.
-__all__ = ["AlertStore", "SqlAlertStore", "StoreError", "StoreUnavailable"]
+# StoreError and its subclasses are what callers catch around any store call: StoreUnavailable (retry
+# later) and StoreDataError (these values are refused; others may not be).
+__all__ = ["AlertStore", "AuditOptions", "SqlAlertStore", "StoreDataError", "StoreError", "StoreUnavailable"]

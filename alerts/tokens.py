@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -48,6 +48,16 @@ class ApiToken(BaseModel):
     def usable(self, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def expiry(days: int, now: datetime | None = None) -> datetime | None:
+    """When a token created ``now`` for ``days`` days expires; 0 days: never, which a service account
+    must ask for explicitly (the audit entry of its creation says so)."""
+    if days < 0:
+        raise TokenError(f"a token lasts 0 (never expires) or more days, not {days}")
+    if days == 0:
+        return None
+    return (now or datetime.now(UTC)) + timedelta(days=days)
 
 
 def check_name(name: str) -> str:

@@ -10,7 +10,9 @@ without credentials; it exposes counts, never content), the console page and its
 page asks for a token and sends it on every API call), and FastAPI's OpenAPI document and docs.
 
 What each role sees of an alert is decided here as well (:func:`visible_alert`): ``comms`` only gets
-e-reputation and brand alerts, with the author pseudonymised and personal-data evidence removed.
+the alerts of rules whose pack lists communications in their ``audience`` (and the e-reputation
+spikes and crises), with author and post ids pseudonymised, personal-data evidence removed and every
+identifier in the remaining text masked (:func:`alerts.identifiers.mask_identifiers`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -30,9 +32,10 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.audit import Actor
+from alerts.identifiers import mask_excerpt, mask_identifiers
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
-from alerts.tokens import Role, TokenError, token_from_secret
+from alerts.tokens import ApiToken, Role, TokenError, expiry, token_from_secret
 from api.schemas import AlertPublic
 
 log = logging.getLogger(__name__)
@@ -40,8 +43,6 @@ log = logging.getLogger(__name__)
 # Paths served outside FastAPI's routing (mounts, generated docs): open, listed so the matrix test
 # can tell a deliberate exception from a forgotten guard.
 PUBLIC_PATHS = frozenset({"/static", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-# A rule concerns communications when its id says so (policies name them this way).
-COMMS_RULE_MARKERS = ("brand", "reputation", "spike", "crisis")
 BOOTSTRAP_ACTOR = Actor(name="bootstrap", role=Role.ADMIN.value)
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from `veille tokens create`")
@@ -84,13 +85,10 @@ class RoleGuard:
                 "(an admin creates one with `veille tokens create --role ... --name ...`)"
             )
         store = get_store(request)
-        token = store.authenticate(credentials.credentials)
-        if token is None:
-            raise _unauthorized("the bearer token is not valid (unknown, mistyped or truncated)")
-        if token.revoked_at is not None:
-            raise _unauthorized(f"token {token.name!r} was revoked; ask an admin for a new one")
-        if token.expires_at is not None and token.expires_at <= datetime.now(UTC):
-            raise _unauthorized(f"token {token.name!r} expired at {token.expires_at.isoformat()}")
+        try:
+            token = usable(store.authenticate(credentials.credentials))
+        except TokenRefused as exc:
+            raise _unauthorized(str(exc)) from None
         if token.role not in self.roles:
             allowed = ", ".join(sorted(self.roles))
             path = request.url.path
@@ -105,6 +103,33 @@ class RoleGuard:
 PUBLIC = RoleGuard(None)
 
 
+class TokenRefused(Exception):
+    """The token may not call the API (now); the message is for the client."""
+
+
+def usable(token: ApiToken | None, now: datetime | None = None) -> ApiToken:
+    """``token`` (as :meth:`SqlAlertStore.authenticate` found it) if it may call the API now, else
+    :class:`TokenRefused` saying why. Checked on every request, and on every poll of a stream, so that
+    revoking or expiry takes effect at once."""
+    if token is None:
+        raise TokenRefused("the bearer token is not valid (unknown, mistyped or truncated)")
+    if token.revoked_at is not None:
+        raise TokenRefused(f"token {token.name!r} was revoked; ask an admin for a new one")
+    if token.expires_at is not None and not token.usable(now):
+        raise TokenRefused(f"token {token.name!r} expired at {token.expires_at.isoformat()}")
+    return token
+
+
+def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The caller's token itself, for a route that checks it again later (the alert stream). Declared
+    after the route's guard, which refuses a request without one."""
+    if credentials is None:
+        raise _unauthorized("missing bearer token")
+    return credentials.credentials
+
+
 def allow(*roles: Role) -> RoleGuard:
     if not roles:
         raise ValueError("a guarded route needs at least one role; use PUBLIC for an open route")
@@ -116,6 +141,8 @@ REVIEWERS = allow(Role.OFFICER, Role.ADMIN)
 # Analytics are numbers only, never content: ops may read them, though not the alerts themselves.
 ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS)
 ADMINS = allow(Role.ADMIN)
+# Any valid token: what a caller may learn about itself (its name and role), nothing else.
+SIGNED_IN = allow(*Role)
 
 
 def _guards(dependant: Dependant) -> Iterator[RoleGuard]:
@@ -160,41 +187,70 @@ def route_table(app: FastAPI) -> list[DeclaredRoute]:
 
 
 class Pseudonymizer:
-    """Stable, unlinkable author pseudonyms: HMAC-SHA256 of the author id under a secret key."""
+    """Stable, unlinkable pseudonyms: HMAC-SHA256 of an id under a secret key, one key per kind of id
+    (derived from the one key), so an author and a post with the same id never share a pseudonym."""
 
     def __init__(self, key: bytes | None) -> None:
         if key is None:
-            log.warning("VEILLE_PSEUDONYM_KEY is not set: author pseudonyms change when the API restarts")
+            log.warning("VEILLE_PSEUDONYM_KEY is not set: pseudonyms change when the API restarts")
             key = secrets.token_bytes(32)
         self._key = key
+        self._post_key = hmac.new(key, b"veille post pseudonym", hashlib.sha256).digest()
 
     def __call__(self, author_id: str) -> str:
-        return "anon-" + hmac.new(self._key, author_id.encode(), hashlib.sha256).hexdigest()[:16]
+        """The author's pseudonym (unchanged since authors were first pseudonymised)."""
+        return "anon-" + _hmac16(self._key, author_id)
+
+    def post(self, post_id: str) -> str:
+        return "post-" + _hmac16(self._post_key, post_id)
+
+
+def _hmac16(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def comms_may_see(alert: Alert) -> bool:
-    rule = alert.rule_id.lower()
-    return any(marker in rule for marker in COMMS_RULE_MARKERS)
+    """Set from the rule's pack ``audience`` when the alert was made, stored in ``alerts.comms_visible``."""
+    return alert.comms_visible
 
 
 def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> AlertPublic:
     public = AlertPublic.from_alert(alert)
     if actor.role != Role.COMMS.value:
         return public
-    # Comms has no need for who exactly posted or for any personal data in the evidence.
+    # Comms has no need for who exactly posted, which post it was, or any personal data: personal
+    # evidence goes, and every free text left (post excerpts, clauses quoting the post, reviewers'
+    # entries) loses its identifiers, flagged by a detector or not.
     return public.model_copy(
         update={
             "author_id": pseudonymize(alert.author_id),
-            "evidence": [e for e in public.evidence if not e.personal],
+            # A spike's "post id" names its window (brand, time): the console places it on the charts.
+            "post_id": pseudonymize.post(alert.post_id) if alert.about_one_post else alert.post_id,
+            "evidence": [
+                e.model_copy(update={"snippet": mask_excerpt(e.snippet)})
+                for e in public.evidence
+                if not e.personal
+            ],
+            "explanation": [mask_identifiers(clause) for clause in public.explanation],
+            "channel": mask_identifiers(public.channel),
+            "assignee": _masked(public.assignee),
+            "ticket": _masked(public.ticket),
             "origin": {},
         }
     )
 
 
-def install_bootstrap_token(store: SqlAlertStore, token: str) -> None:
-    """Make ``token`` an admin token (idempotent; several API processes may race to do it)."""
+def _masked(text: str | None) -> str | None:
+    return mask_identifiers(text) if text is not None else None
+
+
+def install_bootstrap_token(store: SqlAlertStore, token: str, days: int) -> None:
+    """Make ``token`` an admin token for ``days`` days from its first installation (idempotent;
+    several API processes may race to do it). It is for a first setup or a demo: it expires."""
     try:
-        token_id = store.ensure_token(_bootstrap_name(token), Role.ADMIN, token, BOOTSTRAP_ACTOR).id
+        token_id = store.ensure_token(
+            _bootstrap_name(token), Role.ADMIN, token, BOOTSTRAP_ACTOR, expires_at=expiry(days)
+        ).id
     except TokenError:
         if store.authenticate(token) is None:  # lost the race: fine if the winner stored it
             raise

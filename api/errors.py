@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from alerts.lifecycle import AlertNotFound, IllegalTransition, LifecycleError
-from alerts.query import InvalidCursor
+from alerts.query import InvalidCursor, out_of_range
 from alerts.silences import SilenceNotFound
 from alerts.store import StoreError
 
@@ -53,6 +53,9 @@ def _with_hints(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for error in errors:
         if str(error.get("type", "")).startswith(("datetime_", "timezone_")):
             error = {**error, "msg": f"{error['msg']}; {_DATETIME_HINT}"}
+        elif error.get("type") == "instant_out_of_range" and error.get("loc"):
+            # A query parameter's validator does not know its name (from, to, since): the location does.
+            error = {**error, "msg": out_of_range(str(error["loc"][-1]), error["ctx"]["value"])}
         hinted.append(error)
     return hinted
 

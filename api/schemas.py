@@ -8,12 +8,12 @@ the stored ``Alert`` never goes out as is. The public fields are declared once, 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
-from alerts.query import AlertQuery
+from alerts.query import AlertQuery, Instant, Order
 from api.errors import BadRequest
 from policies.post import Source
 
@@ -99,6 +99,9 @@ class AlertFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: list[_FilterValue] = Field(
+        default_factory=list, max_length=500, description="alert id; repeatable (a bulk selection)"
+    )
     status: list[AlertStatus] = Field(default_factory=list, max_length=100, description="repeatable")
     severity: list[Severity] = Field(default_factory=list, max_length=100, description="repeatable")
     jurisdiction: list[_FilterValue] = Field(
@@ -106,16 +109,23 @@ class AlertFilters(BaseModel):
     )
     rule: list[_FilterValue] = Field(default_factory=list, max_length=100, description="rule id; repeatable")
     source: list[Source] = Field(default_factory=list, max_length=100, description="repeatable")
-    since: AwareDatetime | None = Field(
+    channel: list[_FilterValue] = Field(default_factory=list, max_length=100, description="repeatable")
+    assignee: list[_FilterValue] = Field(
+        default_factory=list, max_length=100, description="reviewer's name; repeatable"
+    )
+    since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
-    until: AwareDatetime | None = Field(
+    until: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-05T00:00:00Z; exclusive"
     )
+    order: Order = Field(default="newest", description="by creation time: newest or oldest first")
     limit: int = Field(default=50, ge=1, le=500, description="page size")
-    cursor: str | None = Field(default=None, max_length=256, description="next_cursor of the previous page")
+    cursor: str | None = Field(
+        default=None, max_length=256, description="next_cursor of the previous page (same order)"
+    )
 
-    @field_validator("jurisdiction", "rule")
+    @field_validator("jurisdiction", "rule", "channel", "assignee")
     @classmethod
     def _strip(cls, values: list[str]) -> list[str]:
         return [value.strip() for value in values]
@@ -128,13 +138,17 @@ class AlertFilters(BaseModel):
             )
         try:
             return AlertQuery(
+                id=self.id or None,
                 status=self.status or None,
                 severity=self.severity or None,
                 jurisdiction=self.jurisdiction or None,
                 rule_id=self.rule or None,
                 source=[str(source) for source in self.source] or None,
+                channel=self.channel or None,
+                assignee=self.assignee or None,
                 since=self.since,
                 until=self.until,
+                order=self.order,
                 limit=self.limit,
                 cursor=self.cursor,
             )
@@ -150,10 +164,15 @@ class Health(BaseModel):
     status: str = Field(examples=["ok"])
 
 
+CheckState = Literal["ok", "unreachable", "failed"]
+
+
 class Readiness(BaseModel):
     status: str = Field(description="ready or unavailable", examples=["ready"])
-    checks: dict[str, str] = Field(
-        description="each check: ok, or failed with the reason", examples=[{"store": "ok", "broker": "ok"}]
+    checks: dict[str, CheckState] = Field(
+        description="each component and its state, never an address or an error message (those are "
+        "in the API's log)",
+        examples=[{"store": "ok", "broker": "unreachable"}],
     )
 
 

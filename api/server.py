@@ -21,8 +21,8 @@ BROKER_CHECK_TIMEOUT_S = 2.0
 GRACEFUL_SHUTDOWN_S = 10
 
 
-class BrokerUnreachable(RuntimeError):
-    pass
+class BrokerUnreachable(ConnectionError):
+    """No broker answered: ``/readyz`` reports the broker ``unreachable`` and logs this message."""
 
 
 def broker_check(settings: Settings) -> Callable[[], None] | None:
@@ -38,7 +38,7 @@ def broker_check(settings: Settings) -> Callable[[], None] | None:
 
     def check() -> None:
         if not broker_reachable(settings, BROKER_CHECK_TIMEOUT_S):
-            # Addresses only: bootstrap servers are host:port, never credentials.
+            # For the log only (readyz shows the state): host:port, never credentials.
             servers = ",".join(settings.bootstrap_servers)
             raise BrokerUnreachable(f"no broker answered at {servers} within {BROKER_CHECK_TIMEOUT_S:g} s")
 
@@ -73,7 +73,7 @@ def serve(settings: Settings) -> None:
 
     Returns normally after a signal (exit status 0 for the CLI): the shutdown was the one asked for.
     """
-    store = SqlAlertStore.open(settings.resolved_database_url)
+    store = SqlAlertStore.open(settings.resolved_database_url, audit=settings.audit_options)
     try:
         checks: dict[str, Callable[[], None]] = {}
         broker = broker_check(settings)

@@ -53,7 +53,9 @@ PII_SPECS: Mapping[str, PiiSpec] = {
                 ("carte", "bancaire", "cb", "crédit", "paiement", "payment")),
         PiiSpec("IBAN_CODE", ("IbanRecognizer",), re.compile(r"[a-z]{2}[ \-]?\d{2}", re.IGNORECASE),
                 ("rib", "banque", "virement", "compte", "account")),
-        PiiSpec("IP_ADDRESS", ("IpRecognizer",), re.compile(r"\d\.\d|[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE),
+        # Two colons with only hex digits between them, found from the first colon: starting before it,
+        # at every hex digit of a long run, would rescan the run each time (quadratic).
+        PiiSpec("IP_ADDRESS", ("IpRecognizer",), re.compile(r"\d\.\d|:[0-9a-f]*:", re.IGNORECASE),
                 ("adresse", "address", "serveur", "server", "host")),
         PiiSpec("URL", ("UrlRecognizer",), re.compile(r"[^\W_]\.[^\W\d_]{2}|://"), ("lien", "site", "web")),
         PiiSpec("US_SSN", ("UsSsnRecognizer",), _DIGITS[9], ("sécurité", "sociale")),

@@ -14,12 +14,13 @@ import math
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.config import DetectorConfig
+from detectors.normalise import strip_invisible
 
 
 def shannon_entropy(value: str) -> float:
@@ -57,13 +58,86 @@ def _jwt_ok(token: str) -> bool:
     return isinstance(decoded, dict) and "alg" in decoded
 
 
+class SpanFinder(Protocol):
+    """Where the secrets of one pattern are: the span of the secret in each match, left to right."""
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Finditer:
+    """A regex that cannot backtrack super-linearly; ``group`` is the secret."""
+
+    regex: re.Pattern[str]
+    group: int | str = 0
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        for match in self.regex.finditer(text):
+            yield match.span(self.group)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderToFooter:
+    """``header(?:[\\s\\S]*?footer)?`` without its quadratic cost.
+
+    As a regex, the lazy scan restarts at every header and runs to the end of the text when no footer
+    follows: n headers cost n scans. Here the first failed search for a footer settles it for every
+    header after it.
+    """
+
+    header: re.Pattern[str]
+    footer: re.Pattern[str]
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        position = 0
+        no_footer_from = len(text) + 1
+        while (match := self.header.search(text, position)) is not None:
+            end = match.end()
+            if end < no_footer_from:
+                footer = self.footer.search(text, end)
+                if footer is None:
+                    no_footer_from = end
+                else:
+                    end = footer.end()
+            yield match.start(), end
+            position = max(end, match.start() + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumable:
+    """``regex`` (its whole match is the secret), tried only where ``start`` matches.
+
+    For a regex whose failure at one start proves that every start before the next ``barrier`` fails
+    too (they would scan the same text for the same thing): a failed try resumes after that barrier
+    instead of at the next start, so that no text is scanned twice. A try that fails before ``head``
+    (what every match has right after its start) proves nothing: the next start is tried.
+    """
+
+    start: re.Pattern[str]
+    regex: re.Pattern[str]
+    barrier: re.Pattern[str]
+    head: re.Pattern[str]  # what every match has after its start; failing here, a try proves nothing
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        position = 0
+        while (start := self.start.search(text, position)) is not None:
+            match = self.regex.match(text, start.start())
+            if match is not None:
+                yield match.span()
+                position = max(match.end(), start.start() + 1)
+            elif self.head.match(text, start.end()) is None:
+                position = start.end()
+            else:
+                barrier = self.barrier.search(text, start.end())
+                position = len(text) if barrier is None else barrier.end()
+
+
 @dataclass(frozen=True, slots=True)
 class SecretPattern:
     type: str
     name: str  # the recognizer name reported in findings
-    regex: re.Pattern[str]
+    finder: SpanFinder
     score: float
-    group: int | str = 0  # which group is the secret (its span is reported)
     min_entropy: float = 0.0
     # None = no opinion; True = confirmed (score 1.0); False = reject.
     check: Callable[[str], bool | None] | None = None
@@ -80,59 +154,72 @@ def _gh_check(token: str) -> bool | None:
 
 
 _I = re.IGNORECASE
+
+
+def _rx(pattern: str, flags: int = 0, group: int = 0) -> Finditer:
+    return Finditer(re.compile(pattern, flags), group)
+
+
+# One part of "Server=...; ...; Password=...": a segment, without ";" or a line break.
+_KV_KEY = r"\b(?:Server|Data Source|Host)="
+_KV_SEGMENT = r"[^;\n]+;"
 SECRET_PATTERNS: tuple[SecretPattern, ...] = (
     SecretPattern("AWS_ACCESS_KEY", "AwsAccessKeyPattern",
-                  re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA)[A-Z2-7]{16}(?![A-Z0-9])"),
+                  _rx(r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA)[A-Z2-7]{16}(?![A-Z0-9])"),
                   0.8, min_entropy=2.5,
                   needles=("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "ANPA")),
     SecretPattern("AWS_SECRET_KEY", "AwsSecretKeyPattern",
-                  re.compile(r"aws_?secret_?(?:access_?)?key\W{0,5}([A-Za-z0-9/+=]{40})"
-                             r"(?![A-Za-z0-9/+=])", _I),
-                  0.85, group=1, min_entropy=3.5, needles=("secret",)),
+                  _rx(r"aws_?secret_?(?:access_?)?key\W{0,5}([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])", _I, 1),
+                  0.85, min_entropy=3.5, needles=("secret",)),
     SecretPattern("GCP_API_KEY", "GcpApiKeyPattern",
-                  re.compile(r"(?<![\w-])AIza[0-9A-Za-z_\-]{35}(?![\w-])"), 0.85, min_entropy=3.0,
+                  _rx(r"(?<![\w-])AIza[0-9A-Za-z_\-]{35}(?![\w-])"), 0.85, min_entropy=3.0,
                   needles=("AIza",)),
     SecretPattern("GCP_SERVICE_ACCOUNT_KEY", "GcpServiceAccountPattern",
-                  re.compile(r'"type"\s*:\s*"service_account"'), 0.9, needles=("service_account",)),
+                  _rx(r'"type"\s*:\s*"service_account"'), 0.9, needles=("service_account",)),
     SecretPattern("AZURE_KEY", "AzureStorageKeyPattern",
-                  re.compile(r"AccountKey=([A-Za-z0-9+/]{86}==)"), 0.9, group=1, min_entropy=4.0,
+                  _rx(r"AccountKey=([A-Za-z0-9+/]{86}==)", group=1), 0.9, min_entropy=4.0,
                   needles=("AccountKey=",)),
     SecretPattern("AZURE_KEY", "AzureClientSecretPattern",
-                  re.compile(r"(?<![\w.~-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![\w.~-])"), 0.8,
+                  _rx(r"(?<![\w.~-])[A-Za-z0-9_~.\-]{3}\dQ~[A-Za-z0-9_~.\-]{31,34}(?![\w.~-])"), 0.8,
                   min_entropy=3.5, needles=("Q~",)),
     SecretPattern("AZURE_KEY", "AzureSasSignaturePattern",
-                  re.compile(r"[?&]sig=([A-Za-z0-9%+/]{40,}(?:%3D|=){0,2})"), 0.75, group=1, min_entropy=3.5,
+                  _rx(r"[?&]sig=([A-Za-z0-9%+/]{40,}(?:%3D|=){0,2})", group=1), 0.75, min_entropy=3.5,
                   needles=("sig=",)),
     SecretPattern("PRIVATE_KEY", "PrivateKeyBlockPattern",
-                  re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
-                             r"(?:[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----)?"),
+                  HeaderToFooter(re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+                                 re.compile(r"-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----")),
                   1.0, needles=("PRIVATE KEY",)),
     SecretPattern("GITHUB_TOKEN", "GithubTokenPattern",
-                  re.compile(r"(?<![A-Za-z0-9_])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}"
-                             r"|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])"),
+                  _rx(r"(?<![A-Za-z0-9_])(?:(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}"
+                      r"|github_pat_[A-Za-z0-9_]{82})(?![A-Za-z0-9_])"),
                   0.85, min_entropy=3.0, check=_gh_check, needles=("gh", "github_pat_")),
     SecretPattern("SLACK_TOKEN", "SlackTokenPattern",
-                  re.compile(r"(?<![\w-])xox[abposr]-(?:\d+-)+[A-Za-z0-9]{16,}(?![\w-])"), 0.9,
+                  _rx(r"(?<![\w-])xox[abposr]-(?:\d+-)+[A-Za-z0-9]{16,}(?![\w-])"), 0.9,
                   min_entropy=3.0, needles=("xox",)),
     SecretPattern("SLACK_WEBHOOK", "SlackWebhookPattern",
-                  re.compile(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}"),
+                  _rx(r"https://hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{20,}"),
                   0.95, needles=("hooks.slack.com",)),
     SecretPattern("JWT", "JwtPattern",
-                  re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}(?![\w-])"),
+                  _rx(r"(?<![\w-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}(?![\w-])"),
                   0.85, check=_jwt_ok, needles=("eyJ",)),
     SecretPattern("PASSWORD_IN_TEXT", "PasswordInTextPattern",
-                  re.compile(r"(?:\b(?:passwords?|passwd|pwd|passcode|mot de passe|mdp)|\bpass)"
-                             r"\s*(?:est\s*|is\s*)?[:=]\s*[\"']?([^\s\"',;]{4,})", _I),
-                  0.7, group=1, min_entropy=1.5,
+                  _rx(r"(?:\b(?:passwords?|passwd|pwd|passcode|mot de passe|mdp)|\bpass)"
+                      r"\s*(?:est\s*|is\s*)?[:=]\s*[\"']?([^\s\"',;]{4,})", _I, 1),
+                  0.7, min_entropy=1.5,
                   needles=("pass", "pwd", "mot de passe", "mdp", "PASS", "Pass", "Mot de passe", "MDP", "Pwd",
                            "PWD", "Mdp")),
     SecretPattern("CONNECTION_STRING", "UrlConnectionStringPattern",
-                  re.compile(r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?|mssql"
-                             r"|sqlserver|oracle|jdbc:[a-z]+)://[^\s:@/]+:([^\s@/]+)@[^\s/]+[^\s]*", _I),
+                  _rx(r"\b(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|redis|rediss|amqps?|mssql"
+                      r"|sqlserver|oracle|jdbc:[a-z]+)://[^\s:@/]+:([^\s@/]+)@[^\s/]+[^\s]*", _I),
                   0.9, needles=("://",)),
+    # Every "Host=" of a failed line would rescan the line to its end (quadratic) and fail the same
+    # way: after a failure, the next try starts past the next line break or empty segment.
     SecretPattern("CONNECTION_STRING", "KeyValueConnectionStringPattern",
-                  re.compile(r"\b(?:Server|Data Source|Host)=[^;\n]+;(?:[^;\n]+;)*?\s*"
-                             r"(?:Password|Pwd)=([^;\s]+)", _I),
+                  Resumable(start=re.compile(_KV_KEY, _I),
+                            regex=re.compile(rf"{_KV_KEY}{_KV_SEGMENT}(?:{_KV_SEGMENT})*?\s*(?:Password|Pwd)=([^;\s]+)",
+                                             _I),
+                            barrier=re.compile(r"\n|;(?=;)"),
+                            head=re.compile(r"[^;\n]")),
                   0.85, needles=("=",)),
 )
 
@@ -164,12 +251,16 @@ class PatternDetector:
         return [self.scan(post.text, patterns) for post in posts]
 
     def scan(self, text: str, patterns: Sequence[SecretPattern] = SECRET_PATTERNS) -> list[Finding]:
+        """Findings on ``text``; a zero-width character inside a secret does not hide it."""
+        visible = strip_invisible(text)
+        return visible.original(self._scan(visible.text, patterns))
+
+    def _scan(self, text: str, patterns: Sequence[SecretPattern]) -> list[Finding]:
         found: list[Finding] = []
         for pattern in patterns:
             if pattern.needles and not any(needle in text for needle in pattern.needles):
                 continue
-            for match in pattern.regex.finditer(text):
-                start, end = match.span(pattern.group)
+            for start, end in pattern.finder.spans(text):
                 secret = text[start:end]
                 if pattern.type == "PASSWORD_IN_TEXT" and _PLACEHOLDER.match(secret):
                     continue

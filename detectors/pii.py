@@ -5,6 +5,12 @@ prefilter that is a superset of what it can match; entities, recognizers, prefil
 words are one spec each in ``detectors.catalogue``. Context words (English and French) raise scores
 the way Presidio's context enhancer does, from the words around a match, without lemmas.
 Names and places (NER) are the ``ner`` detector's job.
+
+Hostile text costs time linear in its length: the patterns RE2 can run exactly are run by RE2
+(``detectors.re2_patterns``), the others cannot backtrack far (``tests/faults/test_regex_linear.py``),
+and a text longer than ``WINDOW`` is analysed in overlapping windows, so that what a recognizer does
+per match or per candidate (Presidio's de-duplication, libphonenumber's candidate parsing) is bounded
+per window. Invisible characters are removed first: a zero-width space does not hide an e-mail address.
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from detectors import recognizers
-from detectors._presidio import EntityRecognizer, RecognizerResult, predefined_recognizers
+from detectors._presidio import EntityRecognizer, PatternRecognizer, RecognizerResult, predefined_recognizers
 from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.catalogue import NER_ENTITIES, PII_SPECS, PiiSpec
 from detectors.config import DetectorConfig
-from detectors.lexicon import fold
+from detectors.normalise import fold, strip_invisible
+from detectors.re2_patterns import use_re2
 
 # Presidio's LemmaContextAwareEnhancer defaults.
 CONTEXT_BOOST = 0.35
@@ -29,6 +36,12 @@ CONTEXT_WORDS_BEFORE = 5
 CONTEXT_WORDS_AFTER = 2
 
 _WORD = re.compile(r"[^\W_]+")
+
+# A match up to WINDOW_OVERLAP - 2 * WINDOW_MARGIN characters long lies whole, with its context, in one
+# window; a longer one in a text longer than WINDOW may be missed or cut.
+WINDOW = 4096
+WINDOW_OVERLAP = 512
+WINDOW_MARGIN = 64
 
 
 def _recognizer_class(name: str) -> type[Any]:
@@ -53,10 +66,39 @@ def _build(spec: PiiSpec, regions: tuple[str, ...]) -> list[Any]:
         cls = _recognizer_class(name)
         context = list(dict.fromkeys([*cls.CONTEXT, *spec.context]))
         if name in spec.regional:
-            built.append(cls(context=context, supported_regions=regions))
+            recognizer = cls(context=context, supported_regions=regions)
         else:
-            built.append(cls(context=context))
+            recognizer = cls(context=context)
+        if isinstance(recognizer, PatternRecognizer):
+            use_re2(recognizer)
+        built.append(recognizer)
     return built
+
+
+def analyze_in_windows(recognizer: Any, text: str, entity: str) -> list[RecognizerResult]:
+    """``recognizer.analyze(text)``, in overlapping windows when the text is longer than ``WINDOW``.
+
+    A window keeps the results that start and end at least ``WINDOW_MARGIN`` characters inside it
+    (except at the ends of the text), so that every result kept was found with its context around it;
+    one found by two windows is kept once, and results are then de-duplicated as Presidio does.
+    """
+    length = len(text)
+    if length <= WINDOW:
+        return list(recognizer.analyze(text, [entity], None))
+    kept: dict[tuple[int, int, str, float], RecognizerResult] = {}
+    start = 0
+    while True:
+        end = min(start + WINDOW, length)
+        low = start + WINDOW_MARGIN if start else 0
+        high = end - WINDOW_MARGIN if end < length else length
+        for result in recognizer.analyze(text[start:end], [entity], None):
+            result.start += start
+            result.end += start
+            if low <= result.start and result.end <= high:
+                kept.setdefault((result.start, result.end, result.entity_type, result.score), result)
+        if end == length:
+            return list(EntityRecognizer.remove_duplicates(list(kept.values())))
+        start += WINDOW - WINDOW_OVERLAP
 
 
 def build_recognizers(entities: frozenset[str], regions: tuple[str, ...]) -> list[Any]:
@@ -121,6 +163,11 @@ class PiiDetector:
         return [self.analyze(post.text, bound) for post in posts]
 
     def analyze(self, text: str, bound: Sequence[_Bound]) -> list[Finding]:
+        """Findings on ``text``; a zero-width character inside an identifier does not hide it."""
+        visible = strip_invisible(text)
+        return visible.original(self._analyze(visible.text, bound))
+
+    def _analyze(self, text: str, bound: Sequence[_Bound]) -> list[Finding]:
         results: list[RecognizerResult] = []
         context_of: dict[int, frozenset[str]] = {}
         passed: dict[int, bool] = {}
@@ -132,7 +179,7 @@ class PiiDetector:
                     ok = passed[id(prefilter)] = prefilter.search(text) is not None
                 if not ok:
                     continue
-            for result in item.recognizer.analyze(text, [item.entity], None):
+            for result in analyze_in_windows(item.recognizer, text, item.entity):
                 context_of[id(result)] = item.context
                 results.append(result)
         if not results:

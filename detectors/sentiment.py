@@ -14,11 +14,14 @@ from typing import Any, ClassVar
 
 from detectors.base import DetectorPlan, Finding, TextRecord
 from detectors.language import LanguageDetector
+from detectors.vader import polarity_scores
 
 POSITIVE_THRESHOLD = 0.05
 NEGATIVE_THRESHOLD = -0.05
 
 MODELS = {"en": "vaderSentiment", "fr": "vaderSentiment_fr"}
+# vadersentiment-fr's polarity_scores leaves VADER's "but" rule out (commented out in its source).
+_BUT_RULE = {"en": True, "fr": False}
 
 
 def label_for(compound: float) -> str:
@@ -64,7 +67,7 @@ class SentimentDetector:
     def score(self, text: str, lang: str) -> Finding | None:
         if lang not in MODELS or not text.strip():
             return None
-        scores = self.analyzer(lang).polarity_scores(text)
+        scores = polarity_scores(self.analyzer(lang), text, but_rule=_BUT_RULE[lang])
         compound = float(scores["compound"])
         return Finding(
             "sentiment",

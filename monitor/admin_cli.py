@@ -8,15 +8,18 @@ VEILLE_DATA_DIR); changes are audited with the actor ``cli``.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from alerts.audit import CLI_ACTOR, ChainBroken
+from alerts.anchor import AnchorFileError, read_anchors
+from alerts.audit import CLI_ACTOR, Anchor, ChainBroken, ChainTruncated, Checkpoint
 from alerts.retention import RetentionError, RetentionPolicy
 from alerts.store import SqlAlertStore, StoreError
-from alerts.tokens import Role, TokenError
+from alerts.tokens import Role, TokenError, expiry
 from monitor.settings import Settings
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -26,10 +29,14 @@ retention_app = typer.Typer(
 )
 
 
-def _open() -> SqlAlertStore:
+def _open(*, changes: bool = True) -> SqlAlertStore:
+    """The store of the current settings; a command that ``changes`` nothing writes no checkpoint
+    (a verification must never anchor the very head it is checking)."""
+    settings = Settings()
+    audit = settings.audit_options if changes else None
     try:
-        return SqlAlertStore.open(Settings().resolved_database_url)
-    except StoreError as exc:
+        return SqlAlertStore.open(settings.resolved_database_url, audit=audit)
+    except (StoreError, AnchorFileError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -38,13 +45,22 @@ def _open() -> SqlAlertStore:
 def create(
     role: Annotated[Role, typer.Option(help="what the token may do")],
     name: Annotated[str, typer.Option(help="who or what uses it; shown in the audit log")],
-    expires_in_days: Annotated[int | None, typer.Option(min=1, help="unset: never expires")] = None,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="unset: VEILLE_TOKEN_EXPIRY_DAYS (90 by default)")
+    ] = None,
+    no_expiry: Annotated[
+        bool,
+        typer.Option("--no-expiry", help="never expires (service accounts); recorded in the audit log"),
+    ] = False,
 ) -> None:
     """Create a token and print it once: only its SHA-256 is stored."""
-    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    if no_expiry and expires_in_days is not None:
+        typer.echo("error: --no-expiry and --expires-in-days exclude each other; pick one", err=True)
+        raise typer.Exit(2)
+    days = 0 if no_expiry else expires_in_days or Settings().token_expiry_days
     store = _open()
     try:
-        record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expires_at)
+        record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expiry(days))
     except TokenError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -62,7 +78,7 @@ def create(
 @tokens_app.command("list")
 def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every token (never the secret), with its state."""
-    store = _open()
+    store = _open(changes=False)
     try:
         records = store.list_tokens()
     finally:
@@ -91,18 +107,75 @@ def revoke(name_or_id: Annotated[str, typer.Argument(help="the token's name or i
     typer.echo(f"token {record.id} ({record.name}) revoked")
 
 
-@audit_app.command("verify")
-def verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first entry that was altered."""
-    store = _open()
+# The look-behind makes a match start only where a digit run starts: linear on any input.
+_HEAD = re.compile(r"(?<![0-9])(?P<seq>[0-9]+):(?P<hash>[0-9a-f]{64})")
+
+
+def _expected_head(value: str) -> Checkpoint:
+    match = _HEAD.fullmatch(value.strip().lower())
+    if match is None or int(match["seq"]) < 1:
+        raise typer.BadParameter(
+            "expected SEQ:HASH as printed by `veille audit head`, e.g. 42:3f9c…(64 hex digits)"
+        )
+    return Checkpoint(seq=int(match["seq"]), hash=match["hash"])
+
+
+@audit_app.command("head")
+def head() -> None:
+    """Print the newest entry as SEQ:HASH: record it outside the database (a ticket, a safe) and give
+    it back to `veille audit verify --expect-head` to prove no entry was deleted since."""
+    store = _open(changes=False)
     try:
-        count = store.verify_audit()
+        current = store.audit_head()
+    finally:
+        store.close()
+    typer.echo(str(current))
+    typer.echo(f"audit log head: entry #{current.seq} (read {datetime.now(UTC).isoformat()})", err=True)
+
+
+@audit_app.command("verify")
+def verify(
+    expect_head: Annotated[
+        list[str] | None,
+        typer.Option(help="SEQ:HASH from `veille audit head`: the log must still reach it; repeatable"),
+    ] = None,
+    anchor_file: Annotated[
+        Path | None,
+        typer.Option(help="checkpoints to check the log against (default: VEILLE_AUDIT_ANCHOR_FILE)"),
+    ] = None,
+) -> None:
+    """Recompute the hash chain and check it against the recorded heads; print the verified head.
+
+    Exit 1 naming the first altered entry, or the entries missing when the log is shorter than, or
+    differs from, a checkpoint; exit 2 when a checkpoint cannot be read.
+    """
+    expected = [Anchor(_expected_head(value), "--expect-head") for value in expect_head or ()]
+    anchored: list[Anchor] = []
+    path = anchor_file or Settings().audit_anchor_file
+    if path is not None:
+        if anchor_file is None and not path.exists():
+            typer.echo(f"note: VEILLE_AUDIT_ANCHOR_FILE {path} does not exist yet: no checkpoint", err=True)
+        else:
+            try:
+                anchored = read_anchors(path)
+            except AnchorFileError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+    store = _open(changes=False)
+    try:
+        verified = store.verify_audit([*expected, *anchored])
     except ChainBroken as exc:
-        typer.echo(f"audit log ALTERED: {exc}", err=True)
+        kind = "TRUNCATED" if isinstance(exc, ChainTruncated) else "ALTERED"
+        typer.echo(f"audit log {kind}: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
         store.close()
-    typer.echo(f"audit log intact: {count} entries verified")
+    typer.echo(f"audit log intact: {verified.seq} entries verified")
+    typer.echo(f"head: {verified}")
+    if expected:
+        typer.echo(f"expected heads: {len(expected)} matched")
+    if path is not None and anchored:
+        typer.echo(f"checkpoints: {len(anchored)} matched (anchor file {path})")
 
 
 @audit_app.command("list")
@@ -111,7 +184,7 @@ def list_entries(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Audit entries as JSON lines, oldest first."""
-    store = _open()
+    store = _open(changes=False)
     try:
         entries = store.audit_entries(target=target, limit=limit)
     finally:

@@ -80,12 +80,40 @@ def run(
 
 
 @app.command()
-def api(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def deliver(
+    status: Annotated[bool, typer.Option("--status", help="Print each sink's cursor and backlog, then exit.")]
+    = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Deliver stored alerts to the sinks from the outbox (when VEILLE_DELIVERY_IN_WORKERS is false)."""
+    configure_logging(verbose)
+    if status:
+        from monitor.delivery import delivery_status
+
+        for row in delivery_status(_settings()):
+            typer.echo(json.dumps(row, default=str))
+        return
+    from monitor.delivery import run_delivery
+
+    run_delivery(_settings())
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: VEILLE_API_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port to bind (default: VEILLE_API_PORT).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
     """Serve the HTTP API, the web console and /metrics."""
     configure_logging(verbose)
     from api.server import serve
 
-    serve(_settings())
+    settings = _settings()
+    # The flags win over the environment, as uvicorn's do; unset flags leave the settings alone.
+    given = {"api_host": host, "api_port": port}
+    serve(settings.model_copy(update={k: v for k, v in given.items() if v is not None}))
 
 
 @app.command()

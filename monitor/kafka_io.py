@@ -50,8 +50,8 @@ def make_consumer(settings: Settings, *, client_id: str | None = None, **overrid
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "max_poll_records": settings.poll_max_records,
-        # A batch may take long on the NER path; the poll interval must outlast the slowest batch.
-        "max_poll_interval_ms": 300_000,
+        # The run loop polls again after at most batch_max_seconds and one chunk (monitor.runner).
+        "max_poll_interval_ms": settings.max_poll_interval_ms,
         "client_id": client_id or "veille-worker",
     }
     config.update(overrides)

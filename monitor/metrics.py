@@ -11,6 +11,7 @@ when ``PROMETHEUS_MULTIPROC_DIR`` is set, every process writes its samples there
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import platform
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 REGISTRY_NAMESPACE = "veille"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,13 @@ class Metrics:
     policy_info: Gauge
     policy_reload_errors: Counter
     alert_latency_seconds: Histogram
+    sink_deliveries: Counter
     sink_failures: Counter
-    sink_retries: Counter
+    sink_backlog: Gauge
+    sink_oldest_undelivered_seconds: Gauge
     batch_retries: Counter
+    batches_cut_short: Counter
+    commits_refused: Counter
     build_info: Gauge
     brand_sentiment: Gauge
     brand_volume: Gauge
@@ -118,22 +124,48 @@ class Metrics:
                 buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400),
                 **kwargs,
             ),
-            sink_failures=Counter(
-                "veille_sink_failures",
-                "Sink publish calls that raised; the batch is retried, offsets stay uncommitted",
+            # Delivery from the outbox (alerts.outbox): consumption never waits for a sink.
+            sink_deliveries=Counter(
+                "veille_sink_deliveries",
+                "Alerts a sink acknowledged (delivered from the outbox)",
                 ["sink"],
                 **kwargs,
             ),
-            sink_retries=Counter(
-                "veille_sink_retries",
-                "HTTP sink requests retried after a connection error, timeout, 429 or 5xx",
+            sink_failures=Counter(
+                "veille_sink_failures",
+                "Delivery attempts that failed; the sink retries the same alerts after a backoff",
                 ["sink"],
+                **kwargs,
+            ),
+            # Read from the store by every deliverer: the same value in every process.
+            sink_backlog=Gauge(
+                "veille_sink_backlog",
+                "Alerts stored and queued for the sink but not yet delivered",
+                ["sink"],
+                multiprocess_mode="livemax",
+                **kwargs,
+            ),
+            sink_oldest_undelivered_seconds=Gauge(
+                "veille_sink_oldest_undelivered_seconds",
+                "Age of the oldest alert queued for the sink and not yet delivered; 0 when none waits",
+                ["sink"],
+                multiprocess_mode="livemax",
                 **kwargs,
             ),
             batch_retries=Counter(
                 "veille_batch_retries",
                 "Batches rolled back and polled again, by the step that failed",
                 ["stage"],
+                **kwargs,
+            ),
+            batches_cut_short=Counter(
+                "veille_batches_cut_short",
+                "Polls whose processing reached VEILLE_BATCH_MAX_SECONDS: the rest was polled again",
+                **kwargs,
+            ),
+            commits_refused=Counter(
+                "veille_commits_refused",
+                "Offset commits the group refused after a rebalance (e.g. a batch past max_poll_interval_ms)",
                 **kwargs,
             ),
             build_info=Gauge(
@@ -201,7 +233,7 @@ class Metrics:
 # Values of the bounded labels above that are not data-driven (the others are topics, DLQ reasons,
 # rule ids, jurisdictions, detectors, severities and sink names, all fixed when the process starts).
 RULE_HIT_MODES = ("alert", "shadow")
-BATCH_STAGES = ("pipeline", "store", "sink", "dlq", "commit")
+BATCH_STAGES = ("pipeline", "store", "dlq", "commit")
 
 
 def veille_version() -> str:
@@ -220,6 +252,22 @@ def default_metrics() -> Metrics:
     if _default is None:
         _default = Metrics.create()
     return _default
+
+
+def serve_process_metrics(port: int | None, host: str) -> Metrics:
+    """The process-wide metrics of a long-running process (`veille run`, `veille deliver`), served on
+    ``port`` when one is given."""
+    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc_dir:
+        # Created, never emptied here: other processes may already write there (the supervisor clears it).
+        os.makedirs(multiproc_dir, exist_ok=True)
+    metrics = default_metrics()
+    if port:
+        from prometheus_client import start_http_server
+
+        start_http_server(port, addr=host)
+        log.info("metrics on http://%s:%d/metrics", host, port)
+    return metrics
 
 
 def registry_for_scrape() -> CollectorRegistry:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.evidence import build_evidence
+from alerts.evidence import EvidenceLimits, build_evidence
 from alerts.model import Alert, Severity, alert_id
 from detectors.base import Detector, DetectorPlan, Finding
 from detectors.registry import build_detectors, full_plan
@@ -52,8 +52,10 @@ class Pipeline:
         default_jurisdiction: str = "GLOBAL",
         detect_all: bool = False,
         metrics: Metrics | None = None,
+        evidence_limits: EvidenceLimits | None = None,
     ) -> None:
         self.detectors = list(detectors)
+        self.evidence_limits = evidence_limits or EvidenceLimits()
         self.detect_all = detect_all
         self.metrics = metrics
         self._channel_jurisdictions = dict(channel_jurisdictions or {})
@@ -158,8 +160,7 @@ class Pipeline:
         assert self.metrics is not None
         self.metrics.detector_seconds.labels(detector).observe(seconds)
 
-    @staticmethod
-    def _alert(result: PostResult, hit: RuleHit, policy_version: str, origin: dict[str, Any]) -> Alert:
+    def _alert(self, result: PostResult, hit: RuleHit, policy_version: str, origin: dict[str, Any]) -> Alert:
         post = result.post
         return Alert(
             id=alert_id(post.id, hit.rule_id),
@@ -175,11 +176,13 @@ class Pipeline:
             lang=post.lang,
             post_created_at=post.created_at,
             policy_version=policy_version,
-            evidence=build_evidence(post.text, hit.findings, result.findings),
+            evidence=build_evidence(post.text, hit.findings, result.findings, self.evidence_limits),
+            evidence_total=len(hit.findings),
             explanation=list(hit.clauses),
             remediation=hit.remediation,
             references=list(hit.references),
             origin=origin,
+            comms_visible=hit.for_communications,
         )
 
 
@@ -197,4 +200,5 @@ def build_pipeline(
         default_jurisdiction=settings.default_jurisdiction,
         detect_all=detect_all,
         metrics=metrics,
+        evidence_limits=EvidenceLimits(settings.evidence_max_spans, settings.evidence_max_bytes),
     )

@@ -19,7 +19,9 @@ class MalformedRecord(ValueError):
 
 
 # Bounded set: used as a metric label and as the DLQ `error` header.
-DLQ_REASONS = ("too_large", "invalid_utf8", "invalid_json", "invalid_post", "processing_failed")
+DLQ_REASONS = (
+    "too_large", "invalid_utf8", "invalid_json", "invalid_post", "processing_failed", "store_failed"
+)
 
 
 def decode_post(raw: bytes | None, max_bytes: int) -> Post:

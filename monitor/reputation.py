@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alerts.model import Alert, Severity, alert_id
+from alerts.model import WINDOW_ORIGIN_KIND, Alert, Severity, alert_id
 from alerts.windows import WindowRow
 from detectors.lexicon import fold
 from detectors.sentiment import NEGATIVE_THRESHOLD
@@ -403,8 +403,9 @@ class ReputationAggregator:
                 f"mean compound sentiment {window.mean_compound:.3f}",
             ],
             remediation="Check the sample posts and the brand timeline; brief the communications team.",
-            origin={"kind": "reputation", "brand": ks.brand, "window_start": _iso(window.start),
+            origin={"kind": WINDOW_ORIGIN_KIND, "brand": ks.brand, "window_start": _iso(window.start),
                     "sample_post_ids": list(window.samples)},
+            comms_visible=True,  # e-reputation is communications' business by construction
         )
 
     def _crisis(self, bs: BrandState, policy_version: str) -> list[Alert]:
@@ -440,8 +441,9 @@ class ReputationAggregator:
                     f"window: {', '.join(hit_ids)}",
                 ],
                 remediation="Escalate to communications, legal and HR together; one owner for the response.",
-                origin={"kind": "reputation", "brand": bs.brand, "spike_alert_id": spike_id,
+                origin={"kind": WINDOW_ORIGIN_KIND, "brand": bs.brand, "spike_alert_id": spike_id,
                         "employee_alert_ids": hit_ids},
+                comms_visible=True,
             ))
         # Pruned after matching, so that a backlog batch spanning many windows still pairs its halves.
         horizon = bs.watermark - 3 * size

@@ -1,4 +1,4 @@
-"""The run loop: poll a batch, decode, detect, store, publish, commit. In that order, always.
+"""The run loop: poll a batch, decode, detect, store, commit. In that order, always.
 
 Commit protocol (what makes "at-least-once in, exactly-once alerts out" true):
 
@@ -6,20 +6,32 @@ Commit protocol (what makes "at-least-once in, exactly-once alerts out" true):
 2. Decode every record once. A malformed one goes to the DLQ (original bytes and key, reason headers).
 3. ``pipeline.process`` the posts of the batch together.
 4. ``store.add_many`` the alerts: idempotent on ``Alert.id``, so a replayed record never duplicates one.
-5. Every sink publishes *all* the batch's alerts, not only the newly stored ones: if a previous attempt
-   stored them and then a sink failed, the retry must still deliver them. Sinks are at-least-once.
-6. Flush the DLQ producer (its records must be safe before their offsets move).
-7. Commit the batch's end offsets synchronously.
+   The same transaction queues the new alerts for the sinks (the outbox, :mod:`alerts.outbox`).
+5. Flush the DLQ producer (its records must be safe before their offsets move).
+6. Commit the batch's end offsets synchronously.
 
-If any of 3-6 raises, nothing is committed: the consumer seeks back to the batch's first offsets, waits
-(exponential backoff) and polls the same records again. Nothing is skipped, and a broken store or sink
-stalls the partition (visible as consumer lag) instead of losing posts.
+If any of 3-5 raises, nothing is committed: the consumer seeks back to the batch's first offsets, waits
+(exponential backoff) and polls the same records again. Nothing is skipped, and a broken store stalls the
+partition (visible as consumer lag) instead of losing posts. One post that fails on its own (in the
+detectors, or refused by the store) is dead-lettered instead (``monitor.isolation``).
+
+Sinks are not part of the batch: they deliver from the outbox on their own threads
+(:mod:`monitor.delivery`), with their own cursors and retries. The commit depends on the store (and the
+DLQ) only, so a sink that is down delays its deliveries but never stops consumption.
+
+Time: steps 2-6 run on chunks of at most ``batch_chunk_bytes`` of records, each committed in turn; once
+``batch_max_seconds`` have passed, the rest of the poll is sought back and polled again, so a poll of
+slow posts never outlasts ``max_poll_interval_ms`` (``veille_batches_cut_short_total``). Should a chunk
+outlast it all the same, the group refuses the commit (``veille_commits_refused_total``): the worker
+remembers what it stored, and after rejoining commits it instead of processing it again, so an
+overrunning batch is never replayed without end.
 
 Rebalances: kafka-python runs the rebalance listener inside ``poll``. Since each batch is fully
 committed (or rolled back by seeking) before the next ``poll``, no processed-but-uncommitted offsets exist
 when partitions are revoked; the new owner resumes from the last committed offset. A batch whose commit
-fails because the group rebalanced meanwhile is simply replayed by the new owner: idempotent store,
-at-least-once sinks.
+fails because the group rebalanced meanwhile is replayed by the new owner (the idempotent store
+neither stores nor queues its alerts twice), or committed without processing if the partition comes back
+to this worker.
 """
 
 from __future__ import annotations
@@ -27,15 +39,12 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import os
-import signal
 import threading
 import time
 from collections import Counter as Tally
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from types import FrameType
 from typing import Any, Protocol
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -44,9 +53,18 @@ from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from alerts.model import Alert, Severity
-from alerts.sinks import AlertSink
+from alerts.store import StoreDataError
+from monitor.isolation import (
+    Batch,
+    DeadLetters,
+    PostAlerts,
+    process_isolating,
+    store_isolating,
+)
 from monitor.kafka_io import DeadLetterWriter, make_consumer, make_producer, record_ref
 from monitor.metrics import BATCH_STAGES, Metrics
+from monitor.polled import Polled, batch_ref, chunks, merged, without_processed
+from monitor.process import install_stop_handlers
 from monitor.records import DLQ_REASONS, MalformedRecord, decode_post
 from monitor.reload import PolicyReloader
 from monitor.reputation import ReputationAggregator
@@ -57,32 +75,21 @@ from policies.post import Post
 log = logging.getLogger(__name__)
 
 
-class _HasAlerts(Protocol):
-    @property
-    def alerts(self) -> list[Alert]: ...
-
-
 class PipelineLike(Protocol):
     @property
     def policy_version(self) -> str: ...
 
     def process(
         self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None
-    ) -> Sequence[_HasAlerts]: ...
+    ) -> Sequence[PostAlerts]: ...
 
 
 class ReloadablePipeline(PipelineLike, Protocol):
     policies: PolicySet
 
 
-class SystemicFailure(RuntimeError):
-    """Every post of a batch failed on its own too: the pipeline is broken, not the posts."""
-
-
 class StoreLike(Protocol):
     def add_many(self, alerts: Sequence[Alert]) -> list[str]: ...
-
-    def publishable(self, alert_ids: Sequence[str]) -> set[str]: ...
 
 
 @dataclass
@@ -92,6 +99,7 @@ class BatchOutcome:
     dead_lettered: int
     alerts: int
     new_alerts: int
+    committed: bool
 
 
 class _LagTracker(ConsumerRebalanceListener):
@@ -109,6 +117,10 @@ class _LagTracker(ConsumerRebalanceListener):
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned: %s", _names(assigned) or "none")
+        # Stored records whose commit was refused are committed by whoever owns them now: we only
+        # skip them on the partitions we got back.
+        for tp in set(self._worker._refused) - set(assigned):
+            del self._worker._refused[tp]
 
 
 def _names(partitions: Sequence[TopicPartition]) -> str:
@@ -123,7 +135,6 @@ class Worker:
         settings: Settings,
         pipeline: PipelineLike,
         store: StoreLike,
-        sinks: Sequence[AlertSink],
         metrics: Metrics,
         *,
         consumer: KafkaConsumer | None = None,
@@ -136,7 +147,6 @@ class Worker:
         self.settings = settings
         self.pipeline = pipeline
         self.store = store
-        self.sinks = list(sinks)
         self.metrics = metrics
         self._consumer = consumer
         self._dlq_producer = dlq_producer
@@ -150,6 +160,9 @@ class Worker:
         self.failed_attempts = 0
         self._stage = "pipeline"  # the step a failing batch was in: a bounded metric label
         self.commits_refused = 0
+        # Per partition, the next offset after records stored by a chunk whose commit was refused.
+        self._refused: dict[TopicPartition, int] = {}
+        self._unfinished: Sequence[Polled] = []  # the chunks a failing batch leaves to poll again
         self._reputation_stale = False
 
     def run(self, stop: threading.Event) -> None:
@@ -175,16 +188,16 @@ class Worker:
                     continue
                 if batch:
                     try:
-                        self._handle(consumer, dlq, batch)
+                        self._handle_batch(consumer, dlq, batch)
                     except Exception as exc:
                         self.failed_attempts += 1
                         self.metrics.batch_retries.labels(self._stage).inc()
-                        self._rewind(consumer, batch)
+                        self._rewind(consumer, merged(self._unfinished))
                         # The unsaved windows of the failed batch are forgotten by reloading, at the
                         # start of the next attempt: reloading reads the store, which may be what failed.
                         self._reputation_stale = True
                         log.error("batch %s not committed (%s: %s); retrying it in %.1f s",
-                                  _batch_ref(batch), type(exc).__name__, exc, backoff)
+                                  batch_ref(batch), type(exc).__name__, exc, backoff)
                         # A stalled partition is exactly when the lag gauge must be right.
                         self._update_lag(consumer)
                         stop.wait(backoff)
@@ -195,13 +208,35 @@ class Worker:
         finally:
             self._close(consumer, producer)
 
-    def _handle(self, consumer: KafkaConsumer, dlq: DeadLetterWriter,
-                batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> BatchOutcome:
+    def _handle_batch(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, batch: Polled) -> None:
+        """One poll's records, a chunk at a time; after ``batch_max_seconds`` the rest waits for the next
+        poll (module docstring, "Time")."""
         started = time.perf_counter()
+        self._unfinished = [batch]
         if self._reputation_stale and self.reputation is not None:
             self._stage = "store"
             self.reputation.reload()
             self._reputation_stale = False
+        parts = chunks(without_processed(batch, self._refused), self.settings.batch_chunk_bytes)
+        if not parts:
+            self._commit(consumer, {})  # only records stored before a refused commit
+        for index, part in enumerate(parts):
+            self._unfinished = parts[index:]
+            outcome = self._handle(consumer, dlq, part)
+            if index + 1 == len(parts):
+                break
+            elapsed = time.perf_counter() - started
+            if not outcome.committed or elapsed > self.settings.batch_max_seconds:
+                self._rewind(consumer, merged(parts[index + 1 :]))
+                if outcome.committed:
+                    self.metrics.batches_cut_short.inc()
+                    log.warning("batch %s cut short after %.1f s (VEILLE_BATCH_MAX_SECONDS=%g): the rest "
+                                "is polled again", batch_ref(batch), elapsed, self.settings.batch_max_seconds)
+                break
+        self._unfinished = []
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _handle(self, consumer: KafkaConsumer, dlq: DeadLetterWriter, batch: Polled) -> BatchOutcome:
         self._stage = "pipeline"
         max_bytes = self.settings.max_record_bytes
         posts: list[Post] = []
@@ -209,6 +244,7 @@ class Worker:
         sources: list[ConsumerRecord] = []
         consumed: Tally[str] = Tally()
         dead: Tally[tuple[str, str]] = Tally()
+        dead_letters = DeadLetters(dlq, dead)
         records = 0
         for tp, tp_records in batch.items():
             records += len(tp_records)
@@ -228,26 +264,29 @@ class Worker:
                 sources.append(record)
                 consumed[tp.topic] += 1
 
-        results: Sequence[_HasAlerts] = []
+        decoded = Batch(posts, origins, sources)
+        results: Sequence[PostAlerts] = []
         if posts:
             try:
                 results = self.pipeline.process(posts, origins)
             except Exception as exc:
                 log.warning("batch %s failed in the pipeline (%s); isolating the post that caused it",
-                            _batch_ref(batch), type(exc).__name__)
-                results = self._process_isolating(posts, origins, sources, dlq, dead)
+                            batch_ref(batch), type(exc).__name__)
+                results = process_isolating(self.pipeline, decoded, dead_letters)
         alerts = [alert for result in results for alert in result.alerts]
+        window_alerts: list[Alert] = []
         if self.reputation is not None and results:
             aligned = origins
             if len(results) != len(origins):
                 # Posts were dead-lettered while isolating a failure: match the rest by identity, so
                 # that the aggregator still skips what it already counted when the batch is replayed.
                 origin_of = {id(post): origin for post, origin in zip(posts, origins, strict=True)}
-                aligned = [origin_of[id(result.post)] for result in results]  # type: ignore[attr-defined]
-            alerts += self.reputation.process(results, aligned,  # type: ignore[arg-type]
-                                              policy_version=self.pipeline.policy_version)
+                aligned = [origin_of[id(result.post)] for result in results]
+            window_alerts = self.reputation.process(results, aligned,  # type: ignore[arg-type]
+                                                    policy_version=self.pipeline.policy_version)
+            alerts += window_alerts
         self._stage = "store"
-        new_ids = set(self.store.add_many(alerts)) if alerts else set()
+        new_ids = self._store(alerts, results, window_alerts, decoded, dead_letters, batch)
         stored_at = time.time()
         # Counted when stored, not when committed: a retried batch finds them already stored (not new).
         for alert in alerts:
@@ -257,17 +296,6 @@ class Worker:
                 # A producer clock ahead of ours would give a negative age: count it as immediate.
                 age = max(0.0, stored_at - alert.post_created_at.timestamp())
                 self.metrics.alert_latency_seconds.labels(alert.severity.value).observe(age)
-        self._stage = "sink"
-        # Every stored alert of the batch, new or not (a retry after a sink failure must deliver what
-        # the failed attempt stored), but neither silenced ones nor hits grouped into another alert.
-        publishable = self.store.publishable([alert.id for alert in alerts]) if alerts else set()
-        to_publish = [alert for alert in alerts if alert.id in publishable]
-        for sink in self.sinks:
-            try:
-                sink.publish(to_publish)
-            except Exception:
-                self.metrics.sink_failures.labels(sink.name).inc()
-                raise
         self._stage = "dlq"
         dlq.flush()
         if self.reputation is not None:
@@ -276,50 +304,27 @@ class Worker:
             self._stage = "store"
             self.reputation.save()
         self._stage = "commit"
-        self._commit(consumer, batch)
+        committed = self._commit(consumer, batch)
 
         for topic, count in consumed.items():
             self.metrics.posts_consumed.labels(topic).inc(count)
         for (topic, reason), count in dead.items():
             self.metrics.records_dead_lettered.labels(topic, reason).inc(count)
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        outcome = BatchOutcome(records, len(posts), sum(dead.values()), len(alerts), len(new_ids))
-        log.debug("batch %s: %s", _batch_ref(batch), outcome)
+        outcome = BatchOutcome(records, len(posts), sum(dead.values()), len(alerts), len(new_ids), committed)
+        log.debug("batch %s: %s", batch_ref(batch), outcome)
         return outcome
 
-    def _process_isolating(
-        self,
-        posts: Sequence[Post],
-        origins: Sequence[dict[str, Any]],
-        sources: Sequence[ConsumerRecord],
-        dlq: DeadLetterWriter,
-        dead: Tally[tuple[str, str]],
-    ) -> list[_HasAlerts]:
-        """Process posts one by one; dead-letter those that still fail, unless all of them do.
-
-        One post that crashes a detector must not stall its partition forever; but when every post
-        fails, the fault is the pipeline's (a model missing, a bug) and dead-lettering the whole stream
-        would lose it: the batch is retried instead.
-        """
-        results: list[_HasAlerts] = []
-        failed: list[tuple[int, Exception]] = []
-        for index, (post, origin) in enumerate(zip(posts, origins, strict=True)):
-            try:
-                results.extend(self.pipeline.process([post], [origin]))
-            except Exception as exc:
-                failed.append((index, exc))
-        if len(failed) == len(posts):
-            raise SystemicFailure(f"all {len(posts)} posts failed; first: {type(failed[0][1]).__name__}")
-        for index, error in failed:
-            record = sources[index]
-            origin = origins[index]
-            where = record_ref(origin["topic"], origin["partition"], origin["offset"])
-            log.error("%s dead-lettered: processing_failed (%s)", where, type(error).__name__)
-            dlq.send(value=record.value, key=record.key, reason="processing_failed",
-                     detail=f"{type(error).__name__} in the detectors or rules", source_topic=origin["topic"],
-                     source_partition=origin["partition"], source_offset=origin["offset"])
-            dead[(origin["topic"], "processing_failed")] += 1
-        return results
+    def _store(self, alerts: Sequence[Alert], results: Sequence[PostAlerts], window_alerts: Sequence[Alert],
+               decoded: Batch, dead: DeadLetters, batch: Polled) -> set[str]:
+        """``store.add_many`` of the batch's alerts; if the database refuses some values, post by post."""
+        if not alerts:
+            return set()
+        try:
+            return set(self.store.add_many(alerts))
+        except StoreDataError as refused:
+            log.warning("batch %s: the store refused some values (%s); storing post by post",
+                        batch_ref(batch), refused.detail)
+        return set(store_isolating(self.store, results, window_alerts, decoded, dead))
 
     def _init_series(self) -> None:
         """Create every bounded series at zero, so rate() and absence alerts work before the first event."""
@@ -327,8 +332,6 @@ class Worker:
             self.metrics.posts_consumed.labels(topic)
             for reason in DLQ_REASONS:
                 self.metrics.records_dead_lettered.labels(topic, reason)
-        for sink in self.sinks:
-            self.metrics.sink_failures.labels(sink.name)
         for stage in BATCH_STAGES:
             self.metrics.batch_retries.labels(stage)
         for severity in Severity:
@@ -357,24 +360,33 @@ class Worker:
         mapper = getattr(self.pipeline, "metric_jurisdiction", None)
         return mapper(jurisdiction) if callable(mapper) else jurisdiction
 
-    def _commit(self, consumer: KafkaConsumer,
-                batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
-        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1)
-                   for tp, records in batch.items() if records}
+    def _commit(self, consumer: KafkaConsumer, batch: Polled) -> bool:
+        """Commit ``batch`` and whatever a refused commit left stored but uncommitted; False if refused."""
+        assigned = consumer.assignment()
+        ends = {tp: offset for tp, offset in self._refused.items() if tp in assigned}
+        ends.update({tp: records[-1].offset + 1 for tp, records in batch.items() if records})
+        if not ends:
+            return True
         try:
-            consumer.commit(offsets=offsets)
+            consumer.commit(offsets={tp: OffsetAndMetadata(end, "", -1) for tp, end in ends.items()})
         except CommitFailedError as exc:
-            # The group rebalanced while we processed: the new owner replays from the last commit,
-            # and the store's idempotence keeps the alerts single. Not a reason to retry here.
-            log.warning("commit of %s refused after a rebalance (%s); the new owner will replay it",
-                        _batch_ref(batch), exc)
+            # The group rebalanced while we processed (another worker joined, or this batch outlasted
+            # max_poll_interval_ms). The records are stored: if we get their partitions back, skip and
+            # commit them rather than process them again, or a batch that always overruns would be
+            # replayed for ever. Whoever else gets them replays them (idempotent store).
+            log.warning("commit of %s refused after a rebalance (%s); stored, committed after the rejoin",
+                        batch_ref(batch), exc)
+            self._refused.update(ends)
             self.commits_refused += 1
-            return
+            self.metrics.commits_refused.inc()
+            return False
+        for tp in ends:
+            self._refused.pop(tp, None)
         self.metrics.offsets_committed.inc()
         self.batches_committed += 1
+        return True
 
-    def _rewind(self, consumer: KafkaConsumer,
-                batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> None:
+    def _rewind(self, consumer: KafkaConsumer, batch: Polled) -> None:
         """Point the consumer back at the batch's first records so the next poll returns them again."""
         assigned = consumer.assignment()
         for tp, records in batch.items():
@@ -420,44 +432,19 @@ class Worker:
         log.info("worker stopped after %d committed batches", self.batches_committed)
 
 
-def _batch_ref(batch: Mapping[TopicPartition, Sequence[ConsumerRecord]]) -> str:
-    return ", ".join(
-        f"{tp.topic}[{tp.partition}]@{records[0].offset}..{records[-1].offset}"
-        for tp, records in sorted(batch.items()) if records
-    )
-
-
-def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM and SIGINT ask the loop to finish its batch, commit and close (main thread only)."""
-
-    def _handler(signum: int, _frame: FrameType | None) -> None:
-        if not stop.is_set():
-            log.info("%s received: finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _handler)
-    signal.signal(signal.SIGINT, _handler)
 
 
 def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> None:
-    """Everything `veille run` needs in one process: pipeline, store, sinks, metrics, signal handlers."""
+    """Everything `veille run` needs in one process: pipeline, store, metrics, signal handlers, and the
+    delivery threads of the sinks (unless ``delivery_in_workers`` is off: then `veille deliver` runs)."""
     from alerts.store import SqlAlertStore
-    from monitor.metrics import default_metrics
+    from monitor.metrics import serve_process_metrics
     from monitor.pipeline import build_pipeline
 
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         install_stop_handlers(stop)
-    multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if multiproc_dir:
-        # Created, never emptied here: other workers may already write there (the supervisor clears it).
-        os.makedirs(multiproc_dir, exist_ok=True)
-    metrics = default_metrics()
-    if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.api_host)
-        log.info("worker metrics on http://%s:%d/metrics", settings.api_host, settings.metrics_port)
+    metrics = serve_process_metrics(settings.metrics_port, settings.api_host)
     pipeline = build_pipeline(settings, metrics=metrics)
     pipeline.warm_up()  # before joining the group: no partition waits on a model loading
     reloader = PolicyReloader(settings.policies_dir, metrics)
@@ -470,18 +457,19 @@ def run_worker(settings: Settings, *, stop: threading.Event | None = None) -> No
     from monitor.reputation import build_aggregator
 
     reputation = build_aggregator(settings, pipeline, ReputationStore(store.engine), metrics)
-    from monitor.sinks import build_sinks
+    from monitor.delivery import Delivery, register_sinks
 
-    sinks = build_sinks(settings, make_producer(settings, client_id="veille-alerts"), metrics)
+    delivery = None
     # Models, automata and clients live as long as the process: moved out of the collector's sight,
     # full collections stop rescanning them (measured: a fifth of a pattern-only pipeline's time).
     gc.freeze()
     try:
-        Worker(settings, pipeline, store, sinks, metrics, reloader=reloader, reputation=reputation).run(stop)
+        # Before the first alert is stored: a newly configured sink must not miss it.
+        register_sinks(settings, store.engine)
+        if settings.delivery_in_workers:
+            delivery = Delivery.for_settings(settings, store.engine, metrics).start()
+        Worker(settings, pipeline, store, metrics, reloader=reloader, reputation=reputation).run(stop)
     finally:
-        for sink in sinks:
-            try:
-                sink.close()
-            except Exception as exc:
-                log.warning("sink %s close failed: %s: %s", sink.name, type(exc).__name__, exc)
+        if delivery is not None:
+            delivery.stop()
         store.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.store import AuditOptions
 from detectors.config import DetectorConfig
 from monitor.brands import BrandConfig, check_brands, default_brands
 from monitor.reputation_state import ReputationConfig
@@ -41,10 +43,28 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(default=256 * 1024, gt=0)
     poll_max_records: int = Field(default=500, gt=0)
     poll_timeout_ms: int = Field(default=500, gt=0)
+    batch_max_seconds: float = Field(
+        default=60, gt=0, description="after this, a worker commits what it processed of a poll and polls "
+        "again for the rest; at most half of max_poll_interval_ms"
+    )
+    batch_chunk_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="a poll is processed and committed in chunks of records "
+        "holding at most this many bytes (at least one record each)"
+    )
+    max_poll_interval_ms: int = Field(
+        default=300_000, gt=0, description="the group takes a worker's partitions away when it does not "
+        "poll for this long (Kafka's max.poll.interval.ms)"
+    )
     # kafka-python 3.0 defaults to 45 s; a join costs about half of it on some brokers.
     session_timeout_ms: int = Field(default=10_000, gt=0)
     heartbeat_interval_ms: int = Field(default=2_000, gt=0)
     metrics_port: int | None = Field(default=None, description="worker's own /metrics port; none = off")
+    evidence_max_spans: int = Field(
+        default=50, ge=1, le=1000, description="evidence spans kept per alert (the alert counts them all)"
+    )
+    evidence_max_bytes: int = Field(
+        default=16 * 1024, ge=1024, le=1024 * 1024, description="evidence kept per alert, in bytes of JSON"
+    )
 
     policies_dir: Path | None = Field(default=None, description="extra packs that override the shipped ones")
     default_jurisdiction: str = "GLOBAL"
@@ -65,6 +85,23 @@ class Settings(BaseSettings):
         default=None,
         description="an admin API token installed when the API starts (demo, first setup); "
         "format veille_<16 hex>_<43 url-safe chars>; revoke it once real tokens exist",
+    )
+    bootstrap_admin_token_days: int = Field(
+        default=1, ge=1, le=365,
+        description="the bootstrap admin token expires this many days after it is installed",
+    )
+    token_expiry_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="expiry of API tokens created without an explicit one (`veille tokens create`, "
+        "POST /api/v1/tokens); a token that never expires must be asked for explicitly",
+    )
+    api_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0,
+        description="larger request bodies are refused with 413 before they are read or parsed",
+    )
+    api_streams_per_token: int = Field(
+        default=3, ge=1, le=100,
+        description="alert streams one token may hold open at once in one API process; the next gets 429",
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,
@@ -95,8 +132,43 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(
         default=None, description="HMAC-SHA256 key for the X-Veille-Signature header of webhooks"
     )
-    sink_attempts: int = Field(default=4, ge=1, le=20, description="tries per batch for HTTP sinks")
-    sink_backoff_seconds: float = Field(default=0.5, gt=0, le=60, description="first retry delay, doubled")
+    # Delivery from the outbox (alerts.outbox, monitor.delivery).
+    delivery_in_workers: bool = Field(
+        default=True, description="every `veille run` worker delivers the sinks from its own threads; "
+        "false: run `veille deliver` instead"
+    )
+    delivery_batch_size: int = Field(default=100, ge=1, le=10_000, description="alerts per publish call")
+    delivery_poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often an idle deliverer looks for new alerts"
+    )
+    delivery_lease_seconds: float = Field(
+        default=120.0, ge=2, le=3600,
+        description="a sink's lease: a dead deliverer's sink is taken over after this; at least twice "
+        "the longest publish (HTTP 10 s per phase, Kafka 30 s)",
+    )
+    sink_backoff_seconds: float = Field(
+        default=0.5, gt=0, le=60, description="first retry delay after a failed delivery, doubled"
+    )
+    sink_backoff_max_seconds: float = Field(default=300.0, gt=0, le=3600, description="longest retry delay")
+
+    # The audit log (alerts.anchor, alerts.views).
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="append-only JSON lines file receiving checkpoints of the audit chain's head "
+        "(truncation of the log is then detected); keep it out of the database administrators' reach",
+    )
+    audit_anchor_every_entries: int = Field(
+        default=100, ge=1, le=1_000_000, description="a checkpoint once this many audit entries were added"
+    )
+    audit_anchor_every_seconds: float = Field(
+        default=60.0, gt=0, le=86_400,
+        description="a checkpoint this long after the head moved, at the latest",
+    )
+    audit_view_window_seconds: int = Field(
+        default=600, ge=0, le=86_400,
+        description="repeated views of one alert by one token within this window make one audit entry "
+        "with a count; 0 = one entry per view",
+    )
 
     brands: list[BrandConfig] = Field(
         default_factory=default_brands,
@@ -110,6 +182,16 @@ class Settings(BaseSettings):
         "pack's spikes: section overrides k and min_volume for its jurisdiction",
     )
 
+    @model_validator(mode="after")
+    def _poll_outlasts_a_batch(self) -> Settings:
+        # A poll is cut after batch_max_seconds, plus the chunk under way: keep as much again in hand.
+        if self.batch_max_seconds * 2_000 > self.max_poll_interval_ms:
+            raise ValueError(
+                f"batch_max_seconds ({self.batch_max_seconds:g}) must be at most half of "
+                f"max_poll_interval_ms ({self.max_poll_interval_ms}); lower it or raise max_poll_interval_ms"
+            )
+        return self
+
     @field_validator("brands")
     @classmethod
     def _bounded_brands(cls, value: list[BrandConfig]) -> list[BrandConfig]:
@@ -120,6 +202,15 @@ class Settings(BaseSettings):
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @property
+    def audit_options(self) -> AuditOptions:
+        return AuditOptions(
+            anchor_file=self.audit_anchor_file,
+            anchor_every_entries=self.audit_anchor_every_entries,
+            anchor_every_seconds=self.audit_anchor_every_seconds,
+            view_window=timedelta(seconds=self.audit_view_window_seconds),
+        )
 
     @property
     def resolved_database_url(self) -> str:

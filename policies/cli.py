@@ -111,14 +111,13 @@ def explain(
     sandbox: Sandbox = False,
 ) -> None:
     """Which rules match this post and why: clauses, spans, exceptions, skipped detectors."""
-    from policies.engine import detect
+    from policies.explain import explain_post
     from policies.runner import make_post
 
     if source not in ("internal", "external"):
         err.print(f"--source must be internal or external, not {source!r}", markup=False)
         raise typer.Exit(2)
     policies = _load(policies_dir, sandbox)
-    plan = policies.plan_for(jurisdiction)
     post = make_post(
         text,
         jurisdiction=jurisdiction.upper(),
@@ -129,32 +128,38 @@ def explain(
         lang=lang,
         post_id="explain",
     )
-    findings, skipped = detect(plan, [post], _build_detectors())
+    result = explain_post(policies, _build_detectors(), post)
+    plan = result.plan
     out.print(
         f"jurisdiction {jurisdiction.upper()} → pack {plan.pack} ({plan.jurisdiction}); "
         f"detectors in plan: {', '.join(sorted(plan.detector_plan.detectors)) or 'none'}"
-        + (f"; skipped (no rule needs them): {', '.join(sorted(skipped[0]))}" if skipped[0] else ""),
+        + (
+            f"; skipped (no rule needs them): {', '.join(sorted(result.detectors_skipped))}"
+            if result.detectors_skipped
+            else ""
+        ),
         markup=False,
     )
-    matched = 0
-    for rule, hit, suppressed in plan.explain(post, findings[0]):
-        if hit is not None:
-            matched += 1
-            mode = " (shadow: incubating, no alert)" if hit.shadow else ""
+    for outcome in result.outcomes:
+        if outcome.suppressed_by is not None:
             out.print(
-                f"\n[bold]{escape(hit.rule_id)}[/] {escape(f'[{hit.severity}]')} {escape(hit.title)}{mode}"
+                f"\n{outcome.rule_id}: would match, suppressed by exception '{outcome.suppressed_by}'",
+                markup=False,
             )
-            for clause in hit.clauses:
-                out.print(f"  because {clause}", markup=False)
-            for f in hit.findings:
-                out.print(
-                    f"  span {f.start}-{f.end} {f.detector}:{f.type} {text[f.start : f.end]!r}", markup=False
-                )
-            if hit.remediation:
-                out.print(f"  remediation: {hit.remediation}", markup=False)
-        elif suppressed is not None:
-            out.print(f"\n{rule.id}: would match, suppressed by exception '{suppressed}'", markup=False)
-    if not matched:
+            continue
+        mode = " (shadow: incubating, no alert)" if outcome.shadow else ""
+        out.print(
+            f"\n[bold]{escape(outcome.rule_id)}[/] {escape(f'[{outcome.severity}]')} "
+            f"{escape(outcome.title)}{mode}"
+        )
+        for clause in outcome.clauses:
+            out.print(f"  because {clause}", markup=False)
+        for f in outcome.findings:
+            span = text[f.start : f.end]
+            out.print(f"  span {f.start}-{f.end} {f.detector}:{f.type} {span!r}", markup=False)
+        if outcome.remediation:
+            out.print(f"  remediation: {outcome.remediation}", markup=False)
+    if not result.matched:
         out.print("\nno rule matches")
     for name, reason in sorted(plan.disabled.items()):
         out.print(f"(disabled in this pack: {name}: {reason})", markup=False, style="dim")

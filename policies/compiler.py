@@ -16,7 +16,7 @@ from detectors.base import DetectorPlan, Finding
 from policies.names import DETECTORS
 from policies.post import Post
 from policies.predicates import Context, Node, Outcome, Tri, compile_condition
-from policies.schema import Condition, RuleSpec
+from policies.schema import COMMUNICATIONS, Condition, RuleSpec
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class RuleHit:
     findings: tuple[Finding, ...]  # the spans that satisfied the clauses (evidence)
     remediation: str | None
     references: tuple[str, ...]
+    audience: tuple[str, ...]  # pack key `audience:`: decides who sees the alert
+
+    @property
+    def for_communications(self) -> bool:
+        return COMMUNICATIONS in self.audience
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class CompiledRule:
             findings=tuple(sorted(seen.values(), key=lambda f: (f.start, f.end))),
             remediation=spec.remediation,
             references=tuple(spec.references),
+            audience=tuple(spec.audience),
         )
 
     def suppressed_by(self, ctx: Context) -> str | None:

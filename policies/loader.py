@@ -81,6 +81,14 @@ class PolicySet:
     plans: Mapping[str, Plan]  # pack jurisdiction → plan
     covers: Mapping[str, str]  # other code → pack jurisdiction (e.g. DE → EU, UK → GB)
     files: tuple[str, ...] = ()
+    extends: Mapping[str, str] = field(default_factory=dict)  # pack id → the pack id it extends
+
+    def chain(self, plan: Plan) -> tuple[str, ...]:
+        """The pack ids ``plan`` inherits from, its own first (fr, eu, global)."""
+        chain = [plan.pack]
+        while chain[-1] in self.extends:
+            chain.append(self.extends[chain[-1]])
+        return tuple(chain)
 
     @property
     def jurisdictions(self) -> tuple[str, ...]:
@@ -196,7 +204,8 @@ def load_policy_set(extra_dir: Path | str | None = None, *, include_sandbox: boo
             "no pack with jurisdiction GLOBAL",
             "restore policies/packs/global.yaml",
         )
-    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files))
+    extends = {pack.id: pack.parent.id for pack in packs.values() if pack.parent is not None}
+    return PolicySet(digest.hexdigest()[:12], plans, covers, tuple(f.display for f in files), extends)
 
 
 def _depth(pack: _Pack) -> int:

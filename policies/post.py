@@ -13,6 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 JURISDICTION_PATTERN = r"^(?:[A-Z]{2}|GLOBAL)$"
+# Bounds the store's columns are sized from (alerts.sql.schema): a valid post must always be storable.
+ID_MAX_CHARS = 256
+# ISO 3166 codes are 2 (country) to 6 (subdivision) characters; the author's country becomes the
+# alert's jurisdiction when the post names none.
+COUNTRY_MAX_CHARS = 32
 
 
 class Source(StrEnum):
@@ -23,7 +28,7 @@ class Source(StrEnum):
 class Author(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    id: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1, max_length=ID_MAX_CHARS)
     display_name: str | None = None
     handle: str | None = None
     is_employee: bool = False
@@ -32,7 +37,9 @@ class Author(BaseModel):
         max_length=64,
         description="employee, registered_rep, executive, investor_relations, customer, public, ...",
     )
-    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country of the author")
+    country: str | None = Field(
+        default=None, max_length=COUNTRY_MAX_CHARS, description="ISO 3166-1 alpha-2 country of the author"
+    )
 
     @field_validator("country", mode="before")
     @classmethod
@@ -71,7 +78,7 @@ class Post(BaseModel):
         },
     )
 
-    id: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1, max_length=ID_MAX_CHARS)
     source: Source
     channel: str = Field(
         min_length=1, max_length=64, description="x, linkedin, teams, slack, yammer, reviews, ..."

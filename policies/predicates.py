@@ -8,6 +8,7 @@ a decided outcome.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,12 +60,34 @@ def _quote(finding: Finding, post: Post) -> str:
 
 
 _WORD = re.compile(r"\w+")
+# A predicate over thousands of findings (a post full of addresses) quotes this many in its clauses,
+# then says how many more there were: the explanation stays readable and the alert small.
+MAX_CLAUSES_PER_PREDICATE = 10
 
 
-def _words_between(text: str, first: Finding, second: Finding) -> int:
-    if first.start > second.start:
-        first, second = second, first
-    return len(_WORD.findall(text[first.end : second.start]))
+def _clauses(findings: Sequence[Finding], describe: Callable[[Finding], str]) -> tuple[str, ...]:
+    shown = tuple(describe(f) for f in findings[:MAX_CLAUSES_PER_PREDICATE])
+    more = len(findings) - len(shown)
+    return (*shown, f"... and {more} more") if more > 0 else shown
+
+
+class _WordIndex:
+    """Where the words of a text start and end, to count the words between two spans in O(log n)."""
+
+    def __init__(self, text: str) -> None:
+        words = [match.span() for match in _WORD.finditer(text)]
+        self.starts = [start for start, _ in words]
+        self.ends = [end for _, end in words]
+
+    def between(self, start: int, end: int) -> int:
+        """Words with a character in ``text[start:end]``: what ``_WORD.findall`` on the slice counts."""
+        if start >= end:
+            return 0
+        return bisect_left(self.starts, end) - bisect_right(self.ends, start)
+
+    def start_of(self, index: int) -> int | None:
+        """Where word ``index`` starts; None past the last word."""
+        return self.starts[index] if index < len(self.starts) else None
 
 
 def compile_condition(cond: Condition, lists: Mapping[str, tuple[str, ...]]) -> Node:
@@ -188,7 +211,7 @@ def _pii(entities: frozenset[str], min_score: float, min_count: int) -> Node:
             return Outcome(
                 True,
                 tuple(found),
-                tuple(f"pii {f.type} (score {f.score:.2f}, chars {f.start}-{f.end})" for f in found),
+                _clauses(found, lambda f: f"pii {f.type} (score {f.score:.2f}, chars {f.start}-{f.end})"),
             )
         return FALSE if all(d in ctx.ran for d in needed) else UNKNOWN
 
@@ -222,23 +245,36 @@ def _lexicon(names: tuple[str, ...]) -> Node:
         found = [f for f in ctx.by_detector.get("lexicon", ()) if f.type in wanted]
         if not found:
             return FALSE
-        # "confidentiel" inside "strictement confidentiel" is the same evidence said twice.
-        found = [
-            f
-            for f in found
-            if not any(
-                g is not f
-                and g.type == f.type
-                and g.start <= f.start
-                and f.end <= g.end
-                and g.end - g.start > f.end - f.start
-                for g in found
-            )
-        ]
+        found = _outermost(found)
         found.sort(key=lambda f: f.start)
-        return Outcome(True, tuple(found), tuple(f"lexicon {f.type}: '{_quote(f, ctx.post)}'" for f in found))
+        clauses = _clauses(found, lambda f: f"lexicon {f.type}: '{_quote(f, ctx.post)}'")
+        return Outcome(True, tuple(found), clauses)
 
     return Node(evaluate, frozenset({"lexicon"}), text)
+
+
+def _outermost(found: list[Finding]) -> list[Finding]:
+    """Without the findings inside a longer one of the same list: "confidentiel" inside "strictement
+    confidentiel" is the same evidence said twice. One sort and one sweep per list."""
+    kept: list[Finding] = []
+    by_type: dict[str, list[Finding]] = defaultdict(list)
+    for finding in found:
+        by_type[finding.type].append(finding)
+    for group in by_type.values():
+        group.sort(key=lambda f: (f.start, -f.end))
+        reach = -1  # the furthest end of the findings seen so far
+        reach_before = -1  # the same, over those that start strictly earlier than the current one
+        previous_start = None
+        for finding in group:
+            if finding.start != previous_start:
+                reach_before, previous_start = reach, finding.start
+            # Inside a longer one: it ends later, or ends as far but starts earlier. An identical span
+            # is not longer, so both stay (as before).
+            if reach > finding.end or reach_before >= finding.end:
+                continue
+            kept.append(finding)
+            reach = max(reach, finding.end)
+    return kept
 
 
 def _near(a: str, b: str, within: int) -> Node:
@@ -249,22 +285,55 @@ def _near(a: str, b: str, within: int) -> Node:
             return UNKNOWN
         lexicon = ctx.by_detector.get("lexicon", ())
         firsts = [f for f in lexicon if f.type == a]
-        seconds = [f for f in lexicon if f.type == b]
-        for fa in firsts:
-            for fb in seconds:
-                # One phrase in both lists ("invest") is one word, not two words near each other.
-                if fa.start < fb.end and fb.start < fa.end:
-                    continue
-                gap = _words_between(ctx.post.text, fa, fb)
-                if gap <= within:
-                    clause = (
-                        f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
-                        f"({gap} word{'s' if gap != 1 else ''} apart, at most {within})"
-                    )
-                    return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
-        return FALSE
+        seconds = sorted((f for f in lexicon if f.type == b), key=lambda f: (f.start, f.end))
+        if not firsts or not seconds:
+            return FALSE
+        pair = _first_near_pair(_WordIndex(ctx.post.text), firsts, seconds, within)
+        if pair is None:
+            return FALSE
+        fa, fb, gap = pair
+        clause = (
+            f"near {a} '{_quote(fa, ctx.post)}' and {b} '{_quote(fb, ctx.post)}' "
+            f"({gap} word{'s' if gap != 1 else ''} apart, at most {within})"
+        )
+        return Outcome(True, tuple(sorted((fa, fb), key=lambda f: f.start)), (clause,))
 
     return Node(evaluate, frozenset({"lexicon"}), text)
+
+
+def _first_near_pair(
+    words: _WordIndex, firsts: Sequence[Finding], seconds: Sequence[Finding], within: int
+) -> tuple[Finding, Finding, int] | None:
+    """The first ``a`` (in order) with a ``b`` at most ``within`` words away, that ``b`` (the earliest),
+    and the words between them; None when there is no such pair.
+
+    ``seconds`` is sorted by (start, end). Each ``a`` looks only at the ``b`` that start in the few
+    words around it (found by bisection), never at every ``b``: linear in the post, not quadratic.
+    A ``b`` overlapping the ``a`` (one phrase in both lists, such as "invest") is not near it.
+    """
+    starts = [f.start for f in seconds]
+    longest = max(f.end - f.start for f in seconds)
+    for fa in firsts:
+        # A b ending at or before fa.start, with at most `within` words in text[b.end:fa.start]:
+        # it ends at or after the end of the word `within` words back, so starts `longest` before.
+        words_before = bisect_left(words.starts, fa.start)
+        earliest_end = words.ends[words_before - within - 1] if words_before > within else 0
+        # A b ending right at fa.start is 0 words away, even inside a word that straddles them.
+        low = bisect_left(starts, min(earliest_end, fa.start) - longest)
+        # A b starting at or after fa.end, with at most `within` words in text[fa.end:b.start].
+        words_done = bisect_right(words.ends, fa.end)
+        latest_start = words.start_of(words_done + within)
+        high = len(seconds) if latest_start is None else bisect_right(starts, max(latest_start, fa.end))
+        for fb in seconds[low:high]:
+            if fb.end <= fa.start:
+                gap = words.between(fb.end, fa.start)
+            elif fb.start >= fa.end:
+                gap = words.between(fa.end, fb.start)
+            else:
+                continue
+            if gap <= within:
+                return fa, fb, gap
+    return None
 
 
 def _pattern(names: frozenset[str]) -> Node:
@@ -277,9 +346,8 @@ def _pattern(names: frozenset[str]) -> Node:
         if not found:
             return FALSE
         # Never quote a secret in a clause: clauses are shown to every reviewer of the alert.
-        return Outcome(
-            True, tuple(found), tuple(f"pattern {f.type} (chars {f.start}-{f.end})" for f in found)
-        )
+        clauses = _clauses(found, lambda f: f"pattern {f.type} (chars {f.start}-{f.end})")
+        return Outcome(True, tuple(found), clauses)
 
     return Node(evaluate, frozenset({"pattern"}), text)
 

@@ -14,10 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 MATURITIES = ("stable", "incubating", "sandbox")
 SOURCES = ("internal", "external")
-
 Severity = Literal["info", "low", "medium", "high", "critical"]
 Maturity = Literal["stable", "incubating", "sandbox"]
 SourceName = Literal["internal", "external"]
+# Who reviews a rule's alerts: compliance sees every alert; communications (the comms role) only
+# those of rules that list it, pseudonymised and masked.
+AudienceName = Literal["compliance", "communications"]
+COMPLIANCE: AudienceName = "compliance"
+COMMUNICATIONS: AudienceName = "communications"
 
 NAME = r"^[a-z][a-z0-9_]*$"
 RULE_ID = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
@@ -253,12 +257,34 @@ class RuleSpec(Strict):
     severity: Severity
     maturity: Maturity = "stable"
     sources: list[SourceName] = Field(default=["internal", "external"], min_length=1)
+    audience: list[AudienceName] = Field(
+        default=[COMPLIANCE],
+        min_length=1,
+        description="who reviews its alerts: [compliance], or [compliance, communications] for e-reputation",
+    )
     tags: list[str] = Field(default_factory=list)
     when: Condition
     exceptions: list[ExceptionSpec] = Field(default_factory=list)
     references: list[str] = Field(default_factory=list)
     remediation: str | None = None
     tests: RuleTests = Field(default_factory=RuleTests)
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _one_audience(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("audience")
+    @classmethod
+    def _compliance_sees_all(cls, value: list[str]) -> list[str]:
+        if COMPLIANCE not in value:
+            raise ValueError(
+                "compliance reviews every alert: write 'audience: [compliance, communications]' to "
+                "share a rule's alerts with communications"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("an audience is listed twice: list each of compliance, communications once")
+        return value
 
 
 class SpikeSpec(Strict):

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -48,6 +49,47 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database of each backend (the SQLite parent directory does not exist yet)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'data' / 'veille.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _refuse_post_ids(url: str, prefix: str) -> None:
+    """Make the database refuse any alert whose post id starts with ``prefix``, as a constraint an
+    operator added would: a CHECK constraint on PostgreSQL (SQLSTATE 23514), a trigger on SQLite
+    (which cannot add a CHECK to an existing table)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql(
+                    f"create trigger refuse_{prefix} before insert on alerts "
+                    f"when substr(new.post_id, 1, {len(prefix)}) = '{prefix}' "
+                    "begin select raise(abort, 'refused by a test constraint'); end"
+                )
+            else:
+                connection.exec_driver_sql(
+                    f"alter table alerts add constraint refuse_{prefix} "
+                    f"check (left(post_id, {len(prefix)}) <> '{prefix}')"
+                )
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def refuse_post_ids() -> Callable[[str, str], None]:
+    """``refuse_post_ids(url, prefix)``: a database (already migrated) that refuses some posts' alerts."""
+    return _refuse_post_ids
 
 
 # --- Kafka brokers ---

@@ -1,12 +1,17 @@
-"""Alerts and their occurrences: idempotent insertion (with grouping and silences), reads, counts.
+"""Alerts and their occurrences: idempotent insertion (with grouping and silences), reads, counts,
+and the changes the alert stream follows.
 
-Writes are idempotent on ``Alert.id``: a replayed Kafka record never duplicates an alert.
+Writes are idempotent on ``Alert.id``: a replayed Kafka record never duplicates an alert. Every row
+written moves ``changed_at`` to the writing transaction's time: on insert here, on any later change
+through :func:`update`, the only UPDATE of the table. New alerts
+that are neither silenced nor grouped into another are queued for the sinks in the same transaction
+(:mod:`alerts.sql.outbox`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from collections.abc import Container, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,10 +19,12 @@ from sqlalchemy.engine import Connection
 
 from alerts.lifecycle import AlertNotFound
 from alerts.model import Alert, AlertStatus, Severity
-from alerts.query import AlertQuery, Page, decode_cursor, encode_cursor
+from alerts.query import AlertQuery, Change, Page, Position, decode_cursor, encode_cursor
+from alerts.sql import outbox
 from alerts.sql.engine import insert
 from alerts.sql.schema import alerts_table, occurrences_table
 from alerts.sql.silences import active_silences
+from alerts.sql.values import storable
 
 _SCALARS = (
     "id",
@@ -46,16 +53,20 @@ _SCALARS = (
     "last_seen_at",
     "occurrences",
     "silenced",
+    "evidence_total",
+    "comms_visible",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
 
-def _to_row(alert: Alert) -> dict[str, Any]:
+def _to_row(alert: Alert, now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(alert, name) for name in _SCALARS}
     row["severity"] = alert.severity.value
     row["status"] = alert.status.value
     row.update(alert.model_dump(mode="json", include=set(_JSON_FIELDS)))
-    row["changed_at"] = alert.updated_at or alert.created_at
+    # The store's time, not the pipeline's created_at (stamped before the whole batch ran): the
+    # closer to the commit, the fewer changes a stream sees appear behind its position.
+    row["changed_at"] = now
     return row
 
 
@@ -67,6 +78,8 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
     """The conditions of ``q`` other than its cursor and limit."""
     c = alerts_table.c
     where: list[sa.ColumnElement[bool]] = []
+    if q.id:
+        where.append(c.id.in_(q.id))
     if q.status:
         where.append(c.status.in_([s.value for s in q.status]))
     if q.severity:
@@ -75,10 +88,14 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.jurisdiction.in_(q.jurisdiction))
     if q.rule_id:
         where.append(c.rule_id.in_(q.rule_id))
-    if q.rule_id_contains:
-        where.append(sa.or_(*(c.rule_id.contains(part, autoescape=True) for part in q.rule_id_contains)))
+    if q.comms_visible is not None:
+        where.append(c.comms_visible.is_(q.comms_visible))
     if q.source:
         where.append(c.source.in_(q.source))
+    if q.channel:
+        where.append(c.channel.in_(q.channel))
+    if q.assignee:
+        where.append(c.assignee.in_(q.assignee))
     if q.since is not None:
         where.append(c.created_at >= q.since)
     if q.until is not None:
@@ -100,7 +117,8 @@ def add_many(
     # Keep the first of duplicate ids in one batch, and the caller's order in the answer.
     by_id: dict[str, Alert] = {}
     for alert in alerts:
-        by_id.setdefault(alert.id, alert)
+        if alert.id not in by_id:
+            by_id[alert.id] = _storable(alert)
     o = occurrences_table.c
     # A hit grouped into another alert has no alerts row of its own: its occurrence row is what
     # makes the replay of that hit a no-op.
@@ -116,13 +134,24 @@ def add_many(
         inserted = _insert_alerts(connection, fresh, now)
     else:
         inserted = _insert_grouped(connection, fresh, now, group_window)
-    return [alert_id for alert_id in by_id if alert_id in inserted]
+    new_ids = [alert_id for alert_id in by_id if alert_id in inserted]
+    # Last: the outbox lock is held from here to the commit (see alerts.sql.outbox).
+    outbox.enqueue(connection, new_ids, now)
+    return new_ids
+
+
+def _storable(alert: Alert) -> Alert:
+    """The alert as the database can hold it: the one place a post's values are made storable, before
+    any of them is bound (grouping looks rows up by author id, too)."""
+    data = alert.model_dump()
+    cleaned = storable(data)
+    return alert if cleaned is data else Alert.model_validate(cleaned)
 
 
 def _insert_alerts(connection: Connection, alerts: Sequence[Alert], now: datetime) -> set[str]:
     if not alerts:
         return set()
-    rows = [_to_row(a) for a in alerts]
+    rows = [_to_row(a, now) for a in alerts]
     statement = (
         insert(connection, alerts_table)
         .on_conflict_do_nothing(index_elements=["id"])
@@ -179,11 +208,8 @@ def _insert_grouped(
         # last_seen_at stays None while the alert has only its own hit (the stored alert then
         # equals the one given to add_many).
         last_seen = max(target.last_seen_at or target.post_created_at, at)
-        connection.execute(
-            sa.update(alerts_table)
-            .where(c.id == target.id)
-            .values(occurrences=c.occurrences + 1, last_seen_at=last_seen)
-        )
+        grouped = {"occurrences": c.occurrences + 1, "last_seen_at": last_seen}
+        update(connection, c.id == target.id, grouped)
         inserted.add(alert.id)
     return inserted
 
@@ -193,12 +219,6 @@ def _occurrence(alert: Alert, group_id: str, now: datetime) -> dict[str, Any]:
         "id": alert.id, "alert_id": group_id, "post_id": alert.post_id,
         "post_created_at": alert.post_created_at, "created_at": now,
     }
-
-
-def publishable(connection: Connection, alert_ids: Sequence[str]) -> set[str]:
-    c = alerts_table.c
-    query = sa.select(c.id).where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
-    return set(connection.scalars(query))
 
 
 def occurrences(connection: Connection, alert_id: str) -> list[dict[str, Any]]:
@@ -220,20 +240,20 @@ def get(connection: Connection, alert_id: str) -> Alert | None:
 def query(connection: Connection, q: AlertQuery) -> Page[Alert]:
     c = alerts_table.c
     where = filters(q)
+    newest = q.order == "newest"
     if q.cursor is not None:
         after_created_at, after_id = decode_cursor(q.cursor)
-        where.append(
-            sa.or_(
-                c.created_at < after_created_at,
-                sa.and_(c.created_at == after_created_at, c.id < after_id),
+        if newest:
+            past = sa.or_(
+                c.created_at < after_created_at, sa.and_(c.created_at == after_created_at, c.id < after_id)
             )
-        )
-    statement = (
-        sa.select(alerts_table)
-        .where(*where)
-        .order_by(c.created_at.desc(), c.id.desc())
-        .limit(q.limit + 1)
-    )
+        else:
+            past = sa.or_(
+                c.created_at > after_created_at, sa.and_(c.created_at == after_created_at, c.id > after_id)
+            )
+        where.append(past)
+    order = (c.created_at.desc(), c.id.desc()) if newest else (c.created_at.asc(), c.id.asc())
+    statement = sa.select(alerts_table).where(*where).order_by(*order).limit(q.limit + 1)
     rows = connection.execute(statement).all()
     data = [from_row(row) for row in rows[: q.limit]]
     next_cursor = None
@@ -243,16 +263,56 @@ def query(connection: Connection, q: AlertQuery) -> Page[Alert]:
     return Page[Alert](data=data, next_cursor=next_cursor)
 
 
-def changed_since(connection: Connection, since: datetime, limit: int) -> list[Alert]:
+def update(connection: Connection, where: sa.ColumnElement[bool], values: dict[str, Any]) -> None:
+    """Change the alert rows matching ``where``: the one UPDATE of the alerts table, so that no change
+    escapes the alert stream. ``changed_at`` is the clock's, never a caller's notion of now (retention
+    may be applied "as of" another date)."""
+    connection.execute(sa.update(alerts_table).where(where).values(**values, changed_at=datetime.now(UTC)))
+
+
+def _position_key() -> sa.Tuple:
+    return sa.tuple_(alerts_table.c.changed_at, alerts_table.c.id)
+
+
+def _change(row: sa.Row[Any]) -> Change:
+    return Change(from_row(row), (row.changed_at, row.id))
+
+
+def changes_after(connection: Connection, after: Position, limit: int) -> list[Change]:
+    """The next ``limit`` changes after ``after``, in position order (a range scan of the
+    ``(changed_at, id)`` index)."""
     c = alerts_table.c
-    changed = sa.func.coalesce(c.updated_at, c.created_at)
     statement = (
         sa.select(alerts_table)
-        .where(sa.or_(c.created_at >= since, c.updated_at >= since))
-        .order_by(changed, c.id)
+        .where(_position_key() > after)
+        .order_by(c.changed_at, c.id)
         .limit(limit)
     )
-    return [from_row(row) for row in connection.execute(statement)]
+    return [_change(row) for row in connection.execute(statement)]
+
+
+def unseen_changes(
+    connection: Connection, after: Position, before: Position, seen: Container[Position], limit: int
+) -> list[Change]:
+    """Changes strictly between ``after`` and ``before`` whose position is not in ``seen``: those
+    committed after a reader had passed their position. Positions are read from the index alone,
+    newest first (at most ``limit``); only the unseen rows are fetched whole."""
+    c = alerts_table.c
+    key = _position_key()
+    positions = connection.execute(
+        sa.select(c.changed_at, c.id)
+        .where(key > after, key < before)
+        .order_by(c.changed_at.desc(), c.id.desc())
+        .limit(limit)
+    )
+    unseen = [row.id for row in positions if (row.changed_at, row.id) not in seen]
+    if not unseen:
+        return []
+    rows = connection.execute(
+        # Still behind ``before``: a row changed again since is found by the forward read instead.
+        sa.select(alerts_table).where(c.id.in_(unseen), key < before).order_by(c.changed_at, c.id)
+    )
+    return [change for change in map(_change, rows) if change.position not in seen]
 
 
 def count(connection: Connection, q: AlertQuery) -> int:

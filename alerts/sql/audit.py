@@ -6,18 +6,30 @@ in that transaction, so the chain never forks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from alerts.audit import GENESIS_HASH, Actor, AuditEntry, entry_hash, verify_chain
+from alerts.audit import (
+    EMPTY_HEAD,
+    GENESIS_HASH,
+    Actor,
+    Anchor,
+    AuditEntry,
+    ChainHead,
+    entry_hash,
+    verify_chain,
+)
 from alerts.sql.engine import is_sqlite
 from alerts.sql.schema import audit_table
 
 # Serialises audit appends on PostgreSQL so the hash chain never forks (SQLite: BEGIN IMMEDIATE).
 _PG_AUDIT_LOCK = 0x7665_696C_6C66
+# Entries read per query while verifying: memory stays bounded whatever the length of the log.
+VERIFY_BATCH = 1000
 
 
 def lock(connection: Connection) -> None:
@@ -70,6 +82,33 @@ def entries(
     return [AuditEntry.model_validate(row._asdict()) for row in connection.execute(statement)]
 
 
-def verify(connection: Connection) -> int:
-    """Entries checked; raises :class:`alerts.audit.ChainBroken` naming the first bad entry."""
-    return verify_chain(entries(connection, limit=None))
+def head(connection: Connection) -> ChainHead:
+    """The newest entry's sequence number and hash (:data:`alerts.audit.EMPTY_HEAD` for an empty log)."""
+    a = audit_table.c
+    last = connection.execute(sa.select(a.seq, a.hash).order_by(a.seq.desc()).limit(1)).first()
+    return ChainHead(seq=last.seq, hash=last.hash) if last is not None else EMPTY_HEAD
+
+
+def verify(connection: Connection, anchors: Iterable[Anchor] = ()) -> ChainHead:
+    """The verified head; raises :class:`alerts.audit.ChainBroken` naming the first bad entry, or
+    :class:`alerts.audit.ChainTruncated` when the log ends before a checkpoint.
+
+    Entries come in keyset batches up to the head read first (appends made meanwhile are left for the
+    next verification), so memory does not grow with the log.
+    """
+    return verify_chain(_stream(connection, head(connection).seq), anchors)
+
+
+def _stream(connection: Connection, up_to: int) -> Iterator[AuditEntry]:
+    a = audit_table.c
+    after = 0
+    while after < up_to:
+        statement = (
+            sa.select(audit_table).where(a.seq > after, a.seq <= up_to).order_by(a.seq).limit(VERIFY_BATCH)
+        )
+        rows = connection.execute(statement).all()
+        if not rows:
+            return
+        for row in rows:
+            yield AuditEntry.model_validate(row._asdict())
+        after = rows[-1].seq

@@ -38,6 +38,24 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or is locked beyond the timeout; retrying later may succeed."""
 
 
+class StoreDataError(StoreError):
+    """The database refused the values themselves (a data exception, a violated constraint, a size
+    limit): the same values will be refused again, whereas other values may still be stored.
+
+    ``code`` names the refusal without the values: the SQLSTATE on PostgreSQL, SQLite's error name.
+    """
+
+    def __init__(self, message: str, *, kind: str, code: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code
+
+    @property
+    def detail(self) -> str:
+        """``kind`` and ``code`` only: safe in a DLQ header or a metric-free log line."""
+        return f"{self.kind} ({self.code})"
+
+
 class MigrationError(StoreError):
     """The schema could not be brought to the version this code needs."""
 
@@ -185,14 +203,40 @@ def writing(engine: Engine, operation: str) -> Iterator[Connection]:
             yield connection
 
 
+# SQLSTATE classes about the values sent, not the server: data exception, integrity constraint
+# violation, program limit exceeded (e.g. an index row or a JSON document too large).
+_DATA_SQLSTATE_CLASSES = ("22", "23", "54")
+
+
 @contextmanager
 def _translated(operation: str) -> Iterator[None]:
     try:
         yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError) as exc:
+    except sa.exc.DBAPIError as exc:
+        code = _refusal_code(exc)
+        if code is not None:
+            kind = type(exc.orig).__name__
+            raise StoreDataError(f"alert store {operation} refused the values: {_reason(exc)}",
+                                 kind=kind, code=code) from exc
+        if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            raise StoreUnavailable(f"alert store unavailable during {operation}: {_reason(exc)}") from exc
+        raise StoreError(f"alert store {operation} failed: {_reason(exc)}") from exc
+    except sa.exc.DisconnectionError as exc:
         raise StoreUnavailable(f"alert store unavailable during {operation}: {_reason(exc)}") from exc
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"alert store {operation} failed: {_reason(exc)}") from exc
+
+
+def _refusal_code(exc: sa.exc.DBAPIError) -> str | None:
+    """The SQLSTATE (PostgreSQL) or error name (SQLite) when the database refused the values, else None."""
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return f"SQLSTATE {sqlstate}" if sqlstate[:2] in _DATA_SQLSTATE_CLASSES else None
+    if isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError)):
+        # SQLite's refusals, and values psycopg refuses before sending them (a NUL in text).
+        return getattr(original, "sqlite_errorname", None) or type(original).__name__
+    return None
 
 
 def ping_engine(engine: Engine) -> None:

@@ -12,6 +12,7 @@ from alerts.audit import Actor
 from alerts.model import AlertStatus
 from alerts.retention import ANONYMISED, RetentionPolicy, RetentionReport, anonymised_values
 from alerts.sql import audit
+from alerts.sql.alerts import update
 from alerts.sql.schema import alerts_table, comments_table, occurrences_table
 
 
@@ -55,7 +56,7 @@ def apply(
             connection.execute(sa.delete(alerts_table).where(target))
         else:
             values = anonymised_values(list(row.evidence))
-            connection.execute(sa.update(alerts_table).where(target).values(anonymised_at=now, **values))
+            update(connection, target, {**values, "anonymised_at": now})
             connection.execute(
                 sa.update(occurrences_table)
                 .where(occurrences_table.c.alert_id == row.id)

@@ -6,6 +6,7 @@ The caller takes :func:`alerts.sql.audit.lock` first in that transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,10 @@ from alerts.lifecycle import AlertNotFound, LifecycleError, check_transition
 from alerts.model import Alert, AlertStatus, Verdict
 from alerts.query import AlertQuery
 from alerts.sql import audit
-from alerts.sql.alerts import filters, from_row, require
+from alerts.sql.alerts import filters, from_row, require, update
 from alerts.sql.engine import is_sqlite
 from alerts.sql.schema import alerts_table, comments_table
+from alerts.views import ViewRecord
 
 # A bulk action touches at most this many alerts: beyond, the caller narrows the filter.
 MAX_BULK = 1000
@@ -50,7 +52,7 @@ def transition(
         "acknowledged_at": alert.acknowledged_at or now,
         "closed_at": now if to is AlertStatus.CLOSED else None,
     }
-    connection.execute(sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(**values))
+    update(connection, alerts_table.c.id == alert_id, values)
     before = {"status": alert.status.value, "verdict": alert.verdict, "ticket": alert.ticket}
     after = {"status": to.value, "verdict": values["verdict"], "ticket": ticket, "reason": reason}
     audit.append(connection, by, "alert.transition", f"alert:{alert_id}", before, after, now)
@@ -62,9 +64,7 @@ def transition(
 def assign(connection: Connection, alert_id: str, assignee: str | None, by: Actor) -> Alert:
     alert = _get_for_update(connection, alert_id)
     now = datetime.now(UTC)
-    connection.execute(
-        sa.update(alerts_table).where(alerts_table.c.id == alert_id).values(assignee=assignee, updated_at=now)
-    )
+    update(connection, alerts_table.c.id == alert_id, {"assignee": assignee, "updated_at": now})
     audit.append(
         connection, by, "alert.assign", f"alert:{alert_id}", {"assignee": alert.assignee},
         {"assignee": assignee}, now,
@@ -176,5 +176,12 @@ def reveal(
     return revealed
 
 
-def record_view(connection: Connection, alert_id: str, by: Actor) -> None:
-    audit.append(connection, by, "alert.view", f"alert:{alert_id}", None, None, datetime.now(UTC))
+def record_views(connection: Connection, views: Sequence[ViewRecord]) -> None:
+    """One ``alert.view`` entry per record (rules in :mod:`alerts.views`)."""
+    for view in views:
+        after = None
+        if view.count is not None:
+            after = {
+                "count": view.count, "first_at": audit.iso(view.first_at), "last_at": audit.iso(view.last_at)
+            }
+        audit.append(connection, view.by, "alert.view", f"alert:{view.alert_id}", None, after, view.at)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from policies.post import ID_MAX_CHARS
+
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """An instant: stored in UTC, always returned timezone-aware in UTC.
@@ -39,8 +41,9 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 metadata = sa.MetaData()
 
-# policies.post.Post.id and Author.id allow 256 characters: a column any shorter refuses a valid post.
-POST_ID_CHARS = 256
+# Sized from the post contract: a column any shorter than what a valid post may hold refuses it
+# (tests/alerts/test_store_values.py checks every column a post's values reach).
+POST_ID_CHARS = ID_MAX_CHARS
 
 alerts_table = sa.Table(
     "alerts",
@@ -61,6 +64,8 @@ alerts_table = sa.Table(
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("policy_version", sa.String(64), nullable=False),
     sa.Column("evidence", _JSON, nullable=False),
+    # Spans the rule matched on, of which `evidence` keeps a bounded part (revision 0005); null before.
+    sa.Column("evidence_total", sa.Integer, nullable=True),
     sa.Column("explanation", _JSON, nullable=False),
     sa.Column("remediation", sa.Text, nullable=True),
     sa.Column("references", _JSON, nullable=False),

@@ -42,7 +42,11 @@ def create(
     )
     audit.append(
         connection, by, "token.create", f"token:{token_id}", None,
-        {"name": name, "role": role.value, "expires_at": audit.iso(expires_at)},
+        {
+            "name": name, "role": role.value, "expires_at": audit.iso(expires_at),
+            # Tokens expire by default: one that never does was asked for, and the log says so.
+            "never_expires": expires_at is None,
+        },
         now,
     )
     return record

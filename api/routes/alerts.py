@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from alerts.tokens import Role
-from api.auth import COMMS_RULE_MARKERS, comms_may_see, visible_alert
+from api.auth import comms_may_see, visible_alert
 from api.deps import AlertFiltersDep, PseudonymizerDep, ReaderDep, StoreDep
 from api.schemas import STORE_UNAVAILABLE, AlertPublic, AlertsPage, ErrorMessage, guarded_responses
 
@@ -26,11 +26,12 @@ def list_alerts(
     filters: AlertFiltersDep, store: StoreDep, actor: ReaderDep, pseudonymize: PseudonymizerDep
 ) -> AlertsPage:
     """Filters combine with AND; a repeated parameter matches any of its values
-    (`?severity=high&severity=critical`). Roles: officer, admin; comms sees e-reputation and brand
-    alerts only, author pseudonymised, without personal-data evidence."""
+    (`?severity=high&severity=critical`). Roles: officer, admin; comms sees only the alerts of rules
+    whose audience lists communications (and e-reputation spikes), author and post pseudonymised,
+    without personal-data evidence, identifiers masked."""
     query = filters.to_query()
     if actor.role == Role.COMMS.value:
-        query = query.model_copy(update={"rule_id_contains": list(COMMS_RULE_MARKERS)})
+        query = query.model_copy(update={"comms_visible": True})
     page = store.query(query)
     total = store.count(query)
     return AlertsPage(
@@ -49,7 +50,8 @@ def list_alerts(
 def get_alert(
     alert_id: str, store: StoreDep, actor: ReaderDep, pseudonymize: PseudonymizerDep
 ) -> AlertPublic:
-    """Every call is written to the audit log (who viewed which alert's evidence, when)."""
+    """Every call is accounted for in the audit log: the first view by a token at once, repeats within
+    VEILLE_AUDIT_VIEW_WINDOW_SECONDS as one entry with their count."""
     alert = store.get(alert_id)
     # Comms gets the same answer for an alert outside its scope as for a missing one.
     if alert is None or (actor.role == Role.COMMS.value and not comms_may_see(alert)):

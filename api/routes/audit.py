@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from alerts.audit import AuditEntry, ChainBroken
-from api.deps import AdminDep, ReviewerDep, StoreDep
+from alerts.anchor import AnchorFileError, read_anchors
+from alerts.audit import Anchor, AuditEntry, ChainBroken
+from api.deps import AdminDep, ReviewerDep, SettingsDep, StoreDep
 from api.schemas import guarded_responses
 
 router = APIRouter(
@@ -28,8 +29,14 @@ class AuditPage(BaseModel):
 class AuditVerification(BaseModel):
     ok: bool
     entries: int = Field(description="entries checked (up to the first broken one)")
-    broken_at: int | None = Field(default=None, description="sequence number of the first altered entry")
+    broken_at: int | None = Field(
+        default=None, description="sequence number of the first altered (or first missing) entry"
+    )
     reason: str | None = None
+    head: str | None = Field(
+        default=None, description="SEQ:HASH of the verified newest entry: record it outside the database"
+    )
+    checkpoints: int = Field(default=0, description="checkpoints of VEILLE_AUDIT_ANCHOR_FILE checked")
 
 
 @router.get("", response_model=AuditPage, summary="Audit entries, oldest first")
@@ -47,9 +54,18 @@ def list_audit(
 
 
 @router.get("/verify", response_model=AuditVerification, summary="Check the hash chain (admin)")
-def verify_audit(store: StoreDep, actor: AdminDep) -> AuditVerification:
+def verify_audit(store: StoreDep, actor: AdminDep, settings: SettingsDep) -> AuditVerification:
+    path = settings.audit_anchor_file
+    anchors: list[Anchor] = []
+    if path is not None and path.exists():
+        try:
+            anchors = read_anchors(path)
+        except AnchorFileError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from None
     try:
-        count = store.verify_audit()
+        head = store.verify_audit(anchors)
     except ChainBroken as exc:
-        return AuditVerification(ok=False, entries=exc.seq - 1, broken_at=exc.seq, reason=exc.reason)
-    return AuditVerification(ok=True, entries=count)
+        return AuditVerification(
+            ok=False, entries=exc.seq - 1, broken_at=exc.seq, reason=exc.reason, checkpoints=len(anchors)
+        )
+    return AuditVerification(ok=True, entries=head.seq, head=str(head), checkpoints=len(anchors))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.tokens import ApiToken, Role, TokenError
-from api.deps import AdminDep, StoreDep
+from alerts.tokens import ApiToken, Role, TokenError, expiry
+from api.deps import AdminDep, SettingsDep, StoreDep
 from api.schemas import ErrorMessage, guarded_responses
 
 router = APIRouter(
@@ -27,7 +26,11 @@ class TokenRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, description="who or what uses it; shown in the audit log")
     role: Role
-    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="null: never expires")
+    expires_in_days: int | None = Field(
+        default=None, ge=0, le=3650,
+        description="omitted or null: VEILLE_TOKEN_EXPIRY_DAYS (90 by default); 0: never expires, for a "
+        "service account (an explicit choice, recorded in the audit log)",
+    )
 
 
 class CreatedToken(BaseModel):
@@ -47,10 +50,10 @@ def list_tokens(store: StoreDep, actor: AdminDep) -> list[ApiToken]:
     summary="Create a token",
     responses={409: {"model": ErrorMessage, "description": "the name is taken or not allowed"}},
 )
-def create_token(body: TokenRequest, store: StoreDep, actor: AdminDep) -> CreatedToken:
-    expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days) if body.expires_in_days else None
+def create_token(body: TokenRequest, store: StoreDep, actor: AdminDep, settings: SettingsDep) -> CreatedToken:
+    days = settings.token_expiry_days if body.expires_in_days is None else body.expires_in_days
     try:
-        record, token = store.create_token(body.name, body.role, actor, expires_at=expires_at)
+        record, token = store.create_token(body.name, body.role, actor, expires_at=expiry(days))
     except TokenError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return CreatedToken(token=token, record=record)

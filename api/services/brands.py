@@ -161,10 +161,8 @@ class BrandReports:
             )
 
     def _range(self, query: WindowQuery) -> tuple[int, int]:
-        """``from``/``to`` as epoch seconds, ``from`` aligned on the windows the workers count in."""
-        for name, value in (("from", query.start), ("to", query.end)):
-            if value.tzinfo is None:
-                raise BadRequest(f"{name}: {value.isoformat()} has no timezone; add Z or an offset")
+        """``from``/``to`` (aware, in range: see ``alerts.query.Instant``) as epoch seconds, ``from``
+        aligned on the windows the workers count in."""
         first, last = int(query.start.timestamp()), int(query.end.timestamp())
         if first >= last:
             raise BadRequest(

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
@@ -191,3 +192,11 @@ def record_item(ref: str, build: Callable[..., Item], *args: Any) -> Item:
         return malformed(ref, str(exc))
     except ValidationError as exc:
         return malformed(ref, summarise_validation_error(exc))
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info, query or fragment: what identifies a source, never its credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

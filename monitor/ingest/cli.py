@@ -85,7 +85,7 @@ def ingest(
     """
     from kafka.errors import KafkaError
 
-    from monitor.ingest.base import Context
+    from monitor.ingest.base import Context, redact_url
     from monitor.ingest.manifest import Manifest, Reconciler
     from monitor.ingest.people import Directory, DirectoryError
     from monitor.ingest.run import FORMATS, JsonlOutput, KafkaOutput, ingest_path
@@ -134,7 +134,10 @@ def ingest(
         else:
             deliver = JsonlOutput(_open_output(output, append=is_url, stack=stack))
             output_name = output or "-"
-        record = Manifest(format=source_format.value, input=path_or_url, output=output_name,
+        # A polled URL may carry an access token in its query or user part: the manifest and the logs
+        # keep where it was read from, not how to authenticate there.
+        shown_input = redact_url(path_or_url) if is_url else path_or_url
+        record = Manifest(format=source_format.value, input=shown_input, output=output_name,
                           started_at=started)
         if is_url:
             assert spec.poller is not None
@@ -176,7 +179,7 @@ def _poll(poller: Poller, deliver: Deliver, record: Manifest, manifest_path: Pat
 
     from monitor.ingest.follow import FetchError, Follower
     from monitor.metrics import default_metrics
-    from monitor.runner import install_stop_handlers
+    from monitor.process import install_stop_handlers
 
     metrics = None
     if follow and settings.metrics_port:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,19 +13,6 @@ from alerts.model import Alert, AlertStatus, Evidence, Severity, alert_id
 from alerts.store import SqlAlertStore
 
 _DEFAULT_TIME = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database of each backend (the SQLite parent directory does not exist yet)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'data' / 'veille.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

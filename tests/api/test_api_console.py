@@ -33,7 +33,7 @@ def test_console_lists_filters_pages_and_shows_detail(
     page.goto(base_url + "/#token=" + admin_token)
     rows = page.locator("#alerts tbody tr")
     expect(rows).to_have_count(50)
-    expect(page.locator("#summary")).to_have_text("50 of 111 alerts")
+    expect(page.locator("#summary")).to_have_text("50 of 111 alerts shown")
     newest = max(seed_alerts, key=lambda a: (a.created_at, a.id))
     expect(rows.first).to_contain_text(newest.rule_title)
 
@@ -43,13 +43,13 @@ def test_console_lists_filters_pages_and_shows_detail(
     expect(rows).to_have_count(111)
     expect(page.locator("#load-more")).to_be_hidden()
 
-    page.locator("#filter-severity").select_option("critical")
+    page.locator("#filters select[name=severity]").select_option("critical")
     critical = [a for a in many if a.severity == "critical"]
     expect(rows).to_have_count(len(critical))
     expect(page.locator("#alerts tbody .sev")).to_have_text(["critical"] * len(critical))
     assert "severity=critical" in page.url  # the filter survives a reload / can be shared
 
-    page.locator("#filter-jurisdiction").fill("fr")
+    page.locator("#filters input[name=jurisdiction]").fill("fr")
     page.locator("#filters button[type=submit]").click()
     expected = sorted(
         (a for a in critical if a.jurisdiction == "FR"), key=lambda a: (a.created_at, a.id), reverse=True
@@ -78,7 +78,7 @@ def test_console_shows_api_errors(
     page: Page, sqlite_store: SqlAlertStore, serve: Callable[..., str], admin_token: str
 ) -> None:
     base_url = serve(sqlite_store)
-    page.goto(base_url + "/?jurisdiction=" + "X" * 129 + "#token=" + admin_token)  # longer than allowed
+    page.goto(base_url + "/?view=queue&jurisdiction=" + "X" * 129 + "#token=" + admin_token)  # too long
     expect(page.locator("#error")).to_contain_text(
         "Could not load alerts: jurisdiction.0: String should have at most 128 characters"
     )

@@ -33,6 +33,17 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout_s: float =
     raise AssertionError("serve() did not answer /healthz in time")
 
 
+def assert_stops_on_sigterm(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=15) == 0
+
+
+def kill(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        server.kill()
+        server.wait()
+
+
 @pytest.fixture
 def broker_port() -> Iterator[tuple[int, list[subprocess.Popen[bytes]]]]:
     """A free port for a Tansu broker that the test starts when it wants; stopped afterwards."""
@@ -64,10 +75,8 @@ def test_serve_checks_the_broker_and_stops_cleanly_on_sigterm(
 
         response = httpx.get(url + "/readyz", timeout=10)
         assert response.status_code == 503
-        assert response.json()["checks"] == {
-            "store": "ok",
-            "broker": f"failed: BrokerUnreachable: no broker answered at 127.0.0.1:{port} within 2 s",
-        }
+        assert response.json()["checks"] == {"store": "ok", "broker": "unreachable"}
+        assert str(port) not in response.text  # the broker's address is in the log, not on this open route
 
         listener = f"tcp://127.0.0.1:{port}"
         brokers.append(subprocess.Popen(
@@ -85,12 +94,9 @@ def test_serve_checks_the_broker_and_stops_cleanly_on_sigterm(
         listing = httpx.get(url + "/api/v1/alerts", headers=admin).json()
         assert listing == {"data": [], "next_cursor": None, "count": 0}
 
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=15) == 0
+        assert_stops_on_sigterm(server)
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+        kill(server)
 
 
 def test_the_api_package_never_imports_kafka() -> None:
@@ -104,3 +110,24 @@ def test_the_api_package_never_imports_kafka() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_veille_api_takes_host_and_port_flags_over_the_environment(tmp_path: Path) -> None:
+    from_env, from_flag = free_port(), free_port()
+    env = {
+        **os.environ,
+        "VEILLE_DATA_DIR": str(tmp_path / "data"),
+        "VEILLE_API_HOST": "127.0.0.2",  # overridden by --host below
+        "VEILLE_API_PORT": str(from_env),
+    }
+    env.pop("VEILLE_DATABASE_URL", None)
+    command = [sys.executable, "-c", "from monitor.cli import main; main()", "api"]
+    flags = ["--host", "127.0.0.1", "--port", str(from_flag)]
+    server = subprocess.Popen([*command, *flags], env=env, cwd=tmp_path)
+    try:
+        wait_until_up(f"http://127.0.0.1:{from_flag}", server)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.2:{from_env}/healthz", timeout=1)
+        assert_stops_on_sigterm(server)
+    finally:
+        kill(server)

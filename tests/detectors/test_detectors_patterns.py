@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detectors.catalogue import PATTERN_TYPES
 from detectors.config import DetectorConfig
-from detectors.patterns import PatternDetector, github_checksum_ok, shannon_entropy
+from detectors.patterns import (
+    SECRET_PATTERNS,
+    PatternDetector,
+    SpanFinder,
+    github_checksum_ok,
+    shannon_entropy,
+)
 from detectors.registry import make_plan
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -149,8 +158,6 @@ def test_plan_selects_patterns(make_post) -> None:
 
 
 def test_every_type_has_a_pattern() -> None:
-    from detectors.patterns import SECRET_PATTERNS
-
     assert {p.type for p in SECRET_PATTERNS} == PATTERN_TYPES
 
 
@@ -160,3 +167,35 @@ def test_allow_list_and_threshold() -> None:
     )
     findings = PatternDetector(config).scan("AKIAIOSFODNN7EXAMPLE password: Soleil2024!")
     assert findings == []
+
+
+# The private-key block and key=value connection string were regexes that scan quadratically on hostile
+# text (tests/faults/test_regex_linear.py); their linear finders must find what those regexes found.
+_OLD_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:[\s\S]*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----)?"
+)
+_OLD_KEY_VALUE = re.compile(
+    r"\b(?:Server|Data Source|Host)=[^;\n]+;(?:[^;\n]+;)*?\s*(?:Password|Pwd)=([^;\s]+)", re.IGNORECASE
+)
+_PRIVATE_KEY_PIECES = ["-----BEGIN ", "-----END ", "RSA ", "A ", "PRIVATE KEY", " BLOCK", "-----", "x", "\n"]
+_KEY_VALUE_PIECES = ["Host=", "host=", "Server=", "Data Source=", "Password=", "pwd=", "Pwd", "a", "é", ";",
+                     ";", " ", "\n", "=", "_", "xHost="]
+
+
+def _finder(name: str) -> SpanFinder:
+    return next(pattern.finder for pattern in SECRET_PATTERNS if pattern.name == name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PRIVATE_KEY_PIECES), max_size=30).map("".join))
+def test_private_key_finder_finds_what_the_regex_found(text: str) -> None:
+    expected = [match.span() for match in _OLD_PRIVATE_KEY.finditer(text)]
+    assert list(_finder("PrivateKeyBlockPattern").spans(text)) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_KEY_VALUE_PIECES), max_size=30).map("".join))
+def test_key_value_finder_finds_what_the_regex_found(text: str) -> None:
+    expected = [match.span() for match in _OLD_KEY_VALUE.finditer(text)]
+    assert list(_finder("KeyValueConnectionStringPattern").spans(text)) == expected

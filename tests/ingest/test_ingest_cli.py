@@ -99,3 +99,21 @@ def test_a_url_that_fails_exits_1_with_the_status(runner: CliRunner, site: Any, 
     result = runner.invoke(app, ["ingest", "mastodon", site.url("/api/v1/timelines/public")])
     assert result.exit_code == 1
     assert "HTTP 503" in result.output and "state unchanged" in result.output
+
+
+def test_a_polled_url_s_credentials_reach_neither_manifest_nor_logs(
+    runner: CliRunner, site: Any, ingest_kit: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.ingest.test_ingest_follow import _rss
+
+    site.answer = lambda request: ingest_kit.Reply(200, _rss([("r-1", "Great bank")]))
+    url = site.url("/reviews.rss?access_token=s3cr3t-token").replace("://", "://reader:pa55w0rd@", 1)
+    out, manifest = tmp_path / "posts.jsonl", tmp_path / "manifest.json"
+    caplog.set_level("DEBUG")
+    result = runner.invoke(app, ["ingest", "rss", url, "-o", str(out), "--manifest", str(manifest), "-v"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 1
+    recorded = manifest.read_text() + result.output + caplog.text
+    assert "/reviews.rss" in manifest.read_text()
+    for secret in ("s3cr3t-token", "pa55w0rd", "reader"):
+        assert secret not in recorded

@@ -74,7 +74,7 @@ def test_a_slack_export_raises_its_alerts_with_thread_ids_once(
     assert first["output"] == "kafka:" + ",".join(sorted(kafka_settings.input_topics))
 
     stop = threading.Event()
-    worker = Worker(kafka_settings, pipeline, store, [], Metrics.create(CollectorRegistry()))
+    worker = Worker(kafka_settings, pipeline, store, Metrics.create(CollectorRegistry()))
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     try:

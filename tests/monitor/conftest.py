@@ -1,4 +1,5 @@
-"""Helpers for the Kafka runtime tests: real broker (tests/conftest.py), real pipeline, real SQLite store."""
+"""Helpers for the Kafka runtime tests: real broker (tests/conftest.py), real pipeline, real SQLite store,
+and the sinks delivering from the store's outbox next to the worker, as `veille run` does."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert
+from alerts.outbox import Outbox
 from alerts.query import AlertQuery
 from alerts.sinks import AlertSink, MemorySink
 from alerts.store import SqlAlertStore
+from monitor.delivery import Delivery
 from monitor.kafka_io import committed_offsets, send_records
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, build_pipeline
@@ -25,15 +28,19 @@ from policies.post import Post
 
 
 class RecordingPipeline:
-    """The real pipeline, remembering which posts it processed (and optionally stopping a worker)."""
+    """The real pipeline, remembering which posts it processed (and optionally stopping a worker, or
+    taking ``delay_s`` longer per post: ``slow`` gives some post ids a delay of their own)."""
 
     def __init__(self, inner: Pipeline, *, stop_after: int | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, delay_s: float = 0.0,
+                 slow: Mapping[str, float] | None = None) -> None:
         self.inner = inner
         self.seen: list[str] = []
         self.origins: list[Mapping[str, Any]] = []
         self._stop_after = stop_after
         self._stop = stop
+        self._delay_s = delay_s
+        self._slow = dict(slow or {})
         self._lock = threading.Lock()
 
     @property
@@ -44,6 +51,8 @@ class RecordingPipeline:
         return self.inner.metric_jurisdiction(jurisdiction)
 
     def process(self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None) -> Any:
+        if self._delay_s or self._slow:
+            time.sleep(sum(self._slow.get(post.id, self._delay_s) for post in posts))
         results = self.inner.process(posts, origins)
         with self._lock:
             self.seen.extend(post.id for post in posts)
@@ -53,17 +62,35 @@ class RecordingPipeline:
         return results
 
 
+# Delivery in tests: look for new alerts often and retry a failing sink soon.
+FAST_DELIVERY = {"delivery_poll_seconds": 0.05, "sink_backoff_seconds": 0.05, "sink_backoff_max_seconds": 0.5}
+
+
 class RunningWorker:
-    def __init__(self, worker: Worker, thread: threading.Thread, stop: threading.Event) -> None:
+    def __init__(self, worker: Worker, thread: threading.Thread, stop: threading.Event,
+                 delivery: Delivery | None = None) -> None:
         self.worker = worker
         self.thread = thread
         self.stop = stop
+        self.delivery = delivery
         self.error: BaseException | None = None
 
-    def join(self, timeout_s: float = 30.0) -> None:
+    def backlog(self) -> int:
+        """Alerts stored but not yet delivered, summed over this worker's sinks."""
+        if self.delivery is None:
+            return 0
+        return sum(self.delivery.outbox.backlog(sink.name).pending for sink in self.delivery.sinks)
+
+    def join(self, timeout_s: float = 30.0, *, drain_s: float = 30.0) -> None:
+        """Stop the worker, give the sinks up to ``drain_s`` to deliver what it stored, stop them."""
         self.stop.set()
         self.thread.join(timeout_s)
         assert not self.thread.is_alive(), "worker did not stop within the timeout"
+        if self.delivery is not None:
+            deadline = time.monotonic() + drain_s
+            while self.backlog() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.delivery.stop()
         if self.error is not None:
             raise self.error
 
@@ -120,8 +147,14 @@ class Kit:
     @staticmethod
     def start_worker(settings: Settings, pipeline: Any, store: Any, sinks: Sequence[AlertSink],
                      metrics: Metrics, **kwargs: Any) -> RunningWorker:
+        """A worker in a thread and, when ``sinks`` are given, their delivery from ``store.engine``'s
+        outbox (started first: their cursors exist before the first alert is stored)."""
         stop = kwargs.pop("stop", None) or threading.Event()
-        worker = Worker(settings, pipeline, store, sinks, metrics, **kwargs)
+        delivery = None
+        if sinks:
+            delivery_settings = settings.model_copy(update=FAST_DELIVERY)
+            delivery = Delivery(delivery_settings, Outbox(store.engine), sinks, metrics).start()
+        worker = Worker(settings, pipeline, store, metrics, **kwargs)
         running: RunningWorker
 
         def target() -> None:
@@ -132,7 +165,7 @@ class Kit:
                 raise
 
         thread = threading.Thread(target=target, name="test-worker", daemon=True)
-        running = RunningWorker(worker, thread, stop)
+        running = RunningWorker(worker, thread, stop, delivery)
         thread.start()
         return running
 

@@ -4,8 +4,9 @@ A real Prometheus (Debian package) loads the shipped alerting and recording rule
 Alertmanager configuration drives a real Alertmanager; only the receivers' URLs point at a local
 webhook, and ``for:`` / grouping delays are shortened so the test takes seconds instead of hours.
 The targets: one worker port nobody listens on (a dead worker), and a static exposition standing for a
-live worker that consumed nothing and an API whose queue holds critical alerts (the real endpoints are
-scraped in test_ops_scrape.py). Each of the three receivers must get exactly its alerts.
+live worker that consumed nothing and whose webhook sink has delivered nothing for 20 minutes, and an
+API whose queue holds critical alerts (the real endpoints are scraped in test_ops_scrape.py). Each of
+the three receivers must get exactly its alerts.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ WORKER_EXPOSITION = """\
 veille_posts_consumed_total{topic="veille.posts.internal"} 42
 # TYPE veille_offsets_commits_total counter
 veille_offsets_commits_total 7
+# TYPE veille_sink_oldest_undelivered_seconds gauge
+veille_sink_oldest_undelivered_seconds{sink="kafka"} 0
+veille_sink_oldest_undelivered_seconds{sink="webhook:https://hooks.example.org#1a2b3c4d"} 1200
 """
 API_EXPOSITION = """\
 # TYPE veille_open_alerts gauge
@@ -172,7 +176,7 @@ def test_shipped_rules_fire_and_shipped_routes_deliver_to_each_receiver(
     try:
         ops.wait_until(lambda: _ready(am_port) and _ready(prom_port), 30, f"both servers ready\n{tail()}")
         expected = {
-            "ops-pager": {"VeilleWorkerDown"},
+            "ops-pager": {"VeilleWorkerDown", "VeilleSinkDeliveryStalled"},
             # increase() over a counter that stays flat: needs two scrapes, then fires.
             "ops-tickets": {"VeilleNoPostsConsumed"},
             "compliance-team": {"VeilleCriticalAlertOpenTooLong"},
@@ -191,8 +195,12 @@ def test_shipped_rules_fire_and_shipped_routes_deliver_to_each_receiver(
         assert compliance["labels"]["severity"] == "compliance"
         assert compliance["annotations"]["runbook"] == "deploy/README.md#compliance-queue"
         assert re.match(r"2 critical compliance alerts", compliance["annotations"]["summary"])
-        down = next(alert for payload in receiver.received["ops-pager"] for alert in payload["alerts"])
-        assert down["labels"]["instance"] == f"127.0.0.1:{dead_worker}"
+        paged = {alert["labels"]["alertname"]: alert for payload in receiver.received["ops-pager"]
+                 for alert in payload["alerts"]}
+        assert paged["VeilleWorkerDown"]["labels"]["instance"] == f"127.0.0.1:{dead_worker}"
+        stalled = paged["VeilleSinkDeliveryStalled"]
+        assert stalled["labels"]["sink"] == "webhook:https://hooks.example.org#1a2b3c4d", "only the late sink"
+        assert stalled["annotations"]["runbook"] == "deploy/README.md#sink-delivery-stalled"
     finally:
         for process in processes:
             _stop(process)

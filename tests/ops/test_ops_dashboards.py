@@ -71,7 +71,8 @@ def test_each_dashboard_covers_its_subject(ops: Any) -> None:
     for needed in ("veille:posts_consumed:rate1m", "veille_consumer_lag",
                    "veille:batch_processing_seconds:p95_5m", "veille:alert_latency_seconds:p95_5m",
                    "veille:detector_seconds:p95_5m",
-                   "veille_batch_retries_total", "veille:sink_failures:rate5m",
+                   "veille_batch_retries_total", "veille:sink_failures:rate5m", "veille_sink_backlog",
+                   "veille_sink_oldest_undelivered_seconds", "veille_sink_deliveries_total",
                    "veille:records_dead_lettered:rate5m", "up"):
         assert needed in ops_series, f"Ops dashboard lacks {needed}"
     compliance = series("veille-compliance")

@@ -12,6 +12,7 @@ import yaml
 REQUIRED_ALERTS = {
     "VeilleWorkerDown", "VeilleConsumerLagGrowing", "VeilleDeadLetterRateHigh", "VeilleSinkFailing",
     "VeilleNoPostsConsumed", "VeilleCriticalAlertOpenTooLong", "VeilleCommitsStalled",
+    "VeilleSinkDeliveryStalled",
 }
 
 

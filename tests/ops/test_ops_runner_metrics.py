@@ -1,4 +1,5 @@
-"""The run loop's operational metrics on a real broker: sink failures, batch retries, end-to-end latency."""
+"""The run loop's operational metrics on a real broker: batch retries, end-to-end latency, and the
+outbox delivery's failures, deliveries and backlog per sink."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert
+from alerts.outbox import Outbox
 from alerts.sinks import SinkError
 from alerts.store import SqlAlertStore
+from monitor.delivery import Delivery
 from monitor.kafka_io import committed_offsets
 from monitor.metrics import BATCH_STAGES, Metrics
 from monitor.pipeline import build_pipeline
@@ -47,10 +50,11 @@ class FlakySink:
         return None
 
 
-def test_sink_failures_retries_and_post_to_alert_latency_are_recorded(
+def test_sink_failures_deliveries_backlog_and_post_to_alert_latency_are_recorded(
     kafka_settings: Settings, ops: Any,
 ) -> None:
-    settings = kafka_settings
+    settings = kafka_settings.model_copy(update={"delivery_poll_seconds": 0.05, "sink_backoff_seconds": 0.05,
+                                                 "sink_backoff_max_seconds": 0.1})
     pipeline = build_pipeline(Settings())
     now = datetime.now(UTC)
     # Posts written AGE_S seconds ago, of which some raise alerts.
@@ -63,13 +67,17 @@ def test_sink_failures_retries_and_post_to_alert_latency_are_recorded(
     sink = FlakySink(failures=2)
     store = SqlAlertStore.open(settings.resolved_database_url)
     stop = threading.Event()
-    worker = Worker(settings, pipeline, store, [sink], metrics, retry_backoff_s=(0.05, 0.1))
+    delivery = Delivery(settings, Outbox(store.engine), [sink], metrics).start()
+    worker = Worker(settings, pipeline, store, metrics, retry_backoff_s=(0.05, 0.1))
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        # Series exist at zero as soon as the worker starts, before any record.
+        # Series exist at zero as soon as the worker and the delivery start, before any record.
         ops.wait_until(lambda: registry.get_sample_value(
             "veille_sink_failures_total", {"sink": "flaky"}) == 0, 30, "zeroed series")
+        ops.wait_until(lambda: registry.get_sample_value("veille_sink_backlog", {"sink": "flaky"}) == 0, 30,
+                       "the backlog gauge")
+        assert registry.get_sample_value("veille_sink_deliveries_total", {"sink": "flaky"}) == 0
         for stage in BATCH_STAGES:
             assert registry.get_sample_value("veille_batch_retries_total", {"stage": stage}) == 0
         for topic in settings.input_topics:
@@ -89,18 +97,24 @@ def test_sink_failures_retries_and_post_to_alert_latency_are_recorded(
             producer.close(5)
         ops.wait_until(lambda: sum(committed_offsets(settings).values()) == len(posts), 60,
                        "every post committed")
+        ops.wait_until(lambda: delivery.outbox.backlog("flaky").pending == 0, 30, "the sink to catch up")
     finally:
         stop.set()
         thread.join(30)
+        delivery.stop()
         store.close()
     assert not thread.is_alive()
 
     assert registry.get_sample_value("veille_sink_failures_total", {"sink": "flaky"}) == 2
-    assert registry.get_sample_value("veille_batch_retries_total", {"stage": "sink"}) == 2
-    assert registry.get_sample_value("veille_batch_retries_total", {"stage": "store"}) == 0
+    # A failing sink is no failing batch: consumption never retried for it.
+    for stage in BATCH_STAGES:
+        assert registry.get_sample_value("veille_batch_retries_total", {"stage": stage}) == 0, stage
     raised = sum(sample.value for family in registry.collect() if family.name == "veille_alerts_raised"
                  for sample in family.samples if sample.name.endswith("_total"))
-    assert raised == len({alert.id for alert in sink.published}) > 0
+    assert raised == len(sink.published) == len({alert.id for alert in sink.published}) > 0
+    assert registry.get_sample_value("veille_sink_deliveries_total", {"sink": "flaky"}) == raised
+    assert registry.get_sample_value("veille_sink_backlog", {"sink": "flaky"}) == 0
+    assert registry.get_sample_value("veille_sink_oldest_undelivered_seconds", {"sink": "flaky"}) == 0
     # Latency counts each new alert once (the retried batches found them already stored), and is the
     # age of the post: AGE_S plus processing, well under the 30 s bucket.
     count = sum(registry.get_sample_value("veille_alert_latency_seconds_count", {"severity": s}) or 0

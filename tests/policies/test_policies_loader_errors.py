@@ -39,8 +39,8 @@ def test_unknown_key_names_line_and_allowed_keys(write_pack, org_dir):
 """),
     )
     assert _errors(org_dir) == [
-        f"{path}:9: rule acme-one: unknown key 'colour' — Allowed keys: description, exceptions, id, "
-        "maturity, references, remediation, severity, sources, tags, tests, title, when"
+        f"{path}:9: rule acme-one: unknown key 'colour' — Allowed keys: audience, description, exceptions, "
+        "id, maturity, references, remediation, severity, sources, tags, tests, title, when"
     ]
 
 
@@ -281,3 +281,34 @@ def test_unknown_detector_and_two_keys_in_one_condition(write_pack, org_dir):
         f"{path}:11: rule acme-one: a condition has exactly one key, found lexicon, author: wrap them in "
         "'all: [...]' or 'any: [...]'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("audience", "message"),
+    [
+        (
+            "[communications]",
+            "audience: compliance reviews every alert: write 'audience: [compliance, communications]' "
+            "to share a rule's alerts with communications",
+        ),
+        ("[compliance, press]", "invalid value 'press' — use one of 'compliance' or 'communications'"),
+        (
+            "[compliance, compliance]",
+            "audience: an audience is listed twice: list each of compliance, communications once",
+        ),
+    ],
+)
+def test_a_bad_audience_names_line_and_fix(write_pack, org_dir, audience, message):
+    path = write_pack(
+        "acme.yaml",
+        _rule(f"""
+  - id: acme-brand-watch
+    title: t
+    description: d
+    severity: low
+    references: [x]
+    when: {{lexicon: brand_names}}
+    audience: {audience}
+"""),
+    )
+    assert _errors(org_dir) == [f"{path}:9: rule acme-brand-watch: {message}"]

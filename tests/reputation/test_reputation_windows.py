@@ -217,6 +217,7 @@ def test_crisis_alert_links_both_halves() -> None:
     [crisis] = [a for a in alerts if a.rule_id == "reputation-crisis"]
     [spike] = [a for a in alerts if a.rule_id == "reputation-negative-spike"]
     assert crisis.severity == "critical"
+    assert crisis.comms_visible and spike.comms_visible  # communications' by construction
     assert crisis.origin["spike_alert_id"] == spike.id
     assert crisis.origin["employee_alert_ids"] == [a.id for a in hit.alerts]
 

@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry
 
 from alerts.query import AlertQuery
 from alerts.reputation_store import ReputationStore
-from alerts.sinks import MemorySink
 from alerts.store import SqlAlertStore
 from monitor.kafka_io import send_records
 from monitor.metrics import Metrics
@@ -100,9 +99,7 @@ def _run_until_committed(
     pipeline: Any = None,
 ) -> None:
     pipeline = pipeline or build_pipeline(settings)
-    worker = Worker(
-        settings, pipeline, store, [MemorySink()], Metrics.create(CollectorRegistry()), reputation=reputation
-    )
+    worker = Worker(settings, pipeline, store, Metrics.create(CollectorRegistry()), reputation=reputation)
     stop = threading.Event()
     errors: list[BaseException] = []
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from alerts.audit import CLI_ACTOR
@@ -24,7 +25,7 @@ BASE_TIME = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 RAW_EMAIL = "claire.durand@example.org"
 
 
-def make_alert(i: int, rule_id: str, *, personal: bool) -> Alert:
+def make_alert(i: int, rule_id: str, *, personal: bool, comms_visible: bool = False) -> Alert:
     post_id = f"post-{i}"
     evidence = [
         Evidence(
@@ -59,13 +60,14 @@ def make_alert(i: int, rule_id: str, *, personal: bool) -> Alert:
         created_at=BASE_TIME + timedelta(minutes=i),
         policy_version="v-test",
         evidence=evidence,
+        comms_visible=comms_visible,
     )
 
 
 # Two e-reputation alerts (one carrying personal data) and two PII alerts: enough to tell scopes apart.
 SEED = [
-    make_alert(0, "global.brand.negative_spike", personal=True),
-    make_alert(1, "fr.reputation.crisis_words", personal=False),
+    make_alert(0, "global.brand.negative_spike", personal=True, comms_visible=True),
+    make_alert(1, "fr.reputation.crisis_words", personal=False, comms_visible=True),
     make_alert(2, "fr.pii.email", personal=True),
     make_alert(3, "eu.pii.phone", personal=True),
 ]
@@ -92,7 +94,7 @@ class Live:
             client.close()
 
 
-LiveFactory = Callable[[str], Live]
+LiveFactory = Callable[..., Live]
 ServeApp = Callable[[FastAPI], AbstractContextManager[str]]
 
 
@@ -103,15 +105,19 @@ def seed() -> list[Alert]:
 
 @pytest.fixture
 def live(live_server: ServeApp) -> Iterator[LiveFactory]:
-    """``live(database_url)``: migrated store seeded with SEED, one token per role, server started."""
+    """``live(database_url)``: migrated store seeded with SEED, one token per role, server started.
+
+    ``settings`` (default: a fixed pseudonym key) also give the store its audit options; ``alerts``
+    replace SEED.
+    """
     with ExitStack() as running:
 
-        def start(url: str) -> Live:
-            store = SqlAlertStore.open(url)
+        def start(url: str, *, settings: Settings | None = None, alerts: Sequence[Alert] = SEED) -> Live:
+            settings = settings or Settings(_env_file=None, pseudonym_key="test-key")
+            store = SqlAlertStore.open(url, audit=settings.audit_options)
             running.callback(store.close)
-            store.add_many(SEED)
+            store.add_many(alerts)
             tokens = {role: store.create_token(f"{role.value}-1", role, CLI_ACTOR)[1] for role in Role}
-            settings = Settings(_env_file=None, pseudonym_key="test-key")
             app = create_app(settings, store)
             started = Live(running.enter_context(live_server(app)), store, tokens, app)
             running.callback(started.close_clients)
@@ -136,3 +142,19 @@ def sqlite_url(tmp_path: Path) -> str:
 def alert_factory() -> Callable[..., Alert]:
     """``alert_factory(i, rule_id, personal=...)``: an alert like the seeded ones."""
     return make_alert
+
+
+def run_sql(url: str, statement: str) -> None:
+    """What someone with direct database access could do (tamper tests)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sql() -> Callable[[str, str], None]:
+    """``sql(database_url, statement)``: run one statement outside the store."""
+    return run_sql

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from alerts.model import Alert
@@ -18,17 +17,8 @@ def _verify(url: str) -> Any:
     return CliRunner().invoke(veille, ["audit", "verify"], env={"VEILLE_DATABASE_URL": url})
 
 
-def _sql(url: str, statement: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
 def test_views_and_changes_are_chained_and_tampering_is_named(
-    live: Callable[[str], Any], database_url: str, seed: list[Alert]
+    live: Callable[[str], Any], database_url: str, seed: list[Alert], sql: Callable[[str, str], None]
 ) -> None:
     app = live(database_url)
     officer = app.client(Role.OFFICER)
@@ -61,13 +51,18 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
     assert app.client(Role.COMMS).get("/api/v1/audit").status_code == 403
 
     result = _verify(database_url)
-    assert (result.exit_code, result.stdout.strip()) == (0, "audit log intact: 8 entries verified")
+    head = app.store.audit_head()
+    assert head.seq == 8
+    assert (result.exit_code, result.stdout.splitlines()) == (
+        0, ["audit log intact: 8 entries verified", f"head: 8:{head.hash}"]
+    )  # fmt: skip
     assert app.client(Role.ADMIN).get("/api/v1/audit/verify").json() == {
         "ok": True, "entries": 8, "broken_at": None, "reason": None,
+        "head": f"8:{head.hash}", "checkpoints": 0,
     }  # fmt: skip
 
     # Someone with database access rewrites who closed the alert.
-    _sql(database_url, "update audit_log set actor = 'mallory' where seq = 7")
+    sql(database_url, "update audit_log set actor = 'mallory' where seq = 7")
     result = _verify(database_url)
     assert result.exit_code == 1
     assert (
@@ -75,9 +70,9 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
     )
     assert app.client(Role.ADMIN).get("/api/v1/audit/verify").json()["broken_at"] == 7
 
-    _sql(database_url, "update audit_log set actor = 'officer-1' where seq = 7")
+    sql(database_url, "update audit_log set actor = 'officer-1' where seq = 7")
     assert _verify(database_url).exit_code == 0  # restored exactly: intact again
-    _sql(database_url, "delete from audit_log where seq = 5")
+    sql(database_url, "delete from audit_log where seq = 5")
     result = _verify(database_url)
     assert "audit entry #6: expected entry #5 here: entries were deleted or inserted" in result.stderr
 
@@ -96,4 +91,4 @@ def test_concurrent_changes_keep_one_unbroken_chain(
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert set(pool.map(work, range(24))) == {201}
-    assert app.store.verify_audit() == 4 + 24
+    assert app.store.verify_audit().seq == 4 + 24

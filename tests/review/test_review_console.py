@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -22,7 +23,7 @@ def test_officer_assigns_comments_closes_and_reveals_from_the_console(
     target = seed[2]  # fr.pii.email, with a masked e-mail
 
     page.goto(app.url + "/")
-    expect(page.locator("#error")).to_contain_text("missing bearer token")
+    expect(page.locator("#page-signin")).to_be_visible()  # no token yet: the page asks for one
     page.fill("#token", app.tokens[Role.OFFICER])
     page.click("#token-form button")
     expect(page.locator("#alerts tbody tr")).to_have_count(len(seed))
@@ -35,6 +36,7 @@ def test_officer_assigns_comments_closes_and_reveals_from_the_console(
     page.fill("#comment-body", "Checked with HR")
     page.click("#comment-form button")
     expect(page.locator("#comments li")).to_contain_text(["officer-1: Checked with HR"])
+    expect(page.locator("#audit li[data-action='alert.comment']")).to_be_visible()
 
     # Closing without a verdict: the API's message is shown, nothing changes.
     page.select_option("#transition-to", "closed")
@@ -63,11 +65,18 @@ def test_officer_assigns_comments_closes_and_reveals_from_the_console(
     assert errors == []
 
 
-def test_comms_console_shows_no_review_tools(page: Page, live: Callable[[str], Any], sqlite_url: str) -> None:
+def test_comms_console_shows_no_review_tools(
+    page: Page, live: Callable[[str], Any], sqlite_url: str, seed: list[Alert]
+) -> None:
     app = live(sqlite_url)
+    # The e-reputation page lists the alerts of its time range (the last 7 days by default).
+    now = datetime.now(UTC)
+    app.store.add_many([a.model_copy(update={"id": f"recent{i}", "post_id": f"recent-{i}", "created_at": now})
+                        for i, a in enumerate(seed)])  # fmt: skip
     page.goto(app.url + "/#token=" + app.tokens[Role.COMMS])
-    expect(page.locator("#alerts tbody tr")).to_have_count(2)  # e-reputation alerts only
-    page.locator("#alerts tbody tr").first.click()
+    rows = page.locator("#brand-alerts tbody tr")
+    expect(rows).to_have_count(2)  # e-reputation alerts only
+    rows.first.locator("button").click()
     expect(page.locator("#detail")).to_be_visible()
     expect(page.locator("#review")).to_be_hidden()
     expect(page.locator("#detail")).not_to_contain_text("author-")  # real author ids never reach comms

@@ -1,4 +1,6 @@
-"""Alertmanager and webhook sinks against real receivers: Debian's Alertmanager and a local HTTP server."""
+"""Alertmanager and webhook sinks against real receivers: Debian's Alertmanager and a local HTTP server
+that checks every signature as an integrator would (``alerts.webhook_signature``). Retries go through
+the outbox (``alerts.outbox``) of a real store."""
 
 from __future__ import annotations
 
@@ -18,14 +20,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from alerts.model import Alert, Evidence, Severity, alert_id
-from alerts.sinks import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    AlertmanagerSink,
-    SinkError,
-    WebhookSink,
-    verify_signature,
-)
+from alerts.outbox import Backoff, Outbox, Outcome, SinkDelivery
+from alerts.sinks import AlertmanagerSink, SinkError, WebhookSink, safe_origin
+from alerts.store import SqlAlertStore
+from alerts.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify_signature
 from monitor.metrics import Metrics
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -98,7 +96,7 @@ def start_alertmanager(tmp_path: Path) -> Iterator[Any]:
 
 def test_alertmanager_receives_labels_and_annotations(start_alertmanager: Any) -> None:
     am = start_alertmanager(_free_port())
-    sink = AlertmanagerSink(am.url, public_url="https://veille.example.org/", backoff_s=0.01)
+    sink = AlertmanagerSink(am.url, public_url="https://veille.example.org/")
     try:
         sink.publish([_alert(1), _alert(2, silenced=True)])
     finally:
@@ -114,22 +112,36 @@ def test_alertmanager_receives_labels_and_annotations(start_alertmanager: Any) -
     assert RAW not in json.dumps(received)
 
 
-def test_a_down_alertmanager_fails_the_batch_after_retries_and_gets_it_once_back(
-    start_alertmanager: Any,
+@pytest.fixture
+def outbox_store(tmp_path: Path) -> Iterator[SqlAlertStore]:
+    store = SqlAlertStore.open(f"sqlite:///{tmp_path / 'veille.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def test_a_down_alertmanager_is_retried_from_the_outbox_and_gets_the_alert_once_back(
+    start_alertmanager: Any, outbox_store: SqlAlertStore,
 ) -> None:
     port = _free_port()
-    metrics = Metrics.create(CollectorRegistry())
-    delays: list[float] = []
-    sink = AlertmanagerSink(f"http://127.0.0.1:{port}", attempts=3, backoff_s=0.2, metrics=metrics,
-                            sleep=delays.append)  # fmt: skip
+    registry = CollectorRegistry()
+    sink = AlertmanagerSink(f"http://127.0.0.1:{port}")
+    outbox = Outbox(outbox_store.engine)
+    delivery = SinkDelivery(outbox, sink, "w1", backoff=Backoff(0.05, 0.2), metrics=Metrics.create(registry))
+    outbox.register([sink.name])
+    outbox_store.add_many([_alert(1)])
     try:
-        with pytest.raises(SinkError, match=r"sink alertmanager: ConnectError from .* after 3 attempts"):
+        assert delivery.step() is Outcome.FAILED
+        with pytest.raises(SinkError, match=r"^sink alertmanager: ConnectError$"):
             sink.publish([_alert(1)])
-        assert delays == [0.2, 0.4]  # doubling backoff between the three attempts
-        assert metrics.sink_retries.labels("alertmanager")._value.get() == 2
-        # The worker keeps its offsets and publishes the same batch again once the receiver is back.
+        assert outbox.cursors()[0]["last_error"] == "ConnectError"
+        assert registry.get_sample_value("veille_sink_failures_total", {"sink": "alertmanager"}) == 1
+        # The cursor stayed: the same alert goes out once the receiver is back.
         am = start_alertmanager(port)
-        sink.publish([_alert(1)])
+        time.sleep(0.2)  # past the backoff
+        assert delivery.step() is Outcome.DELIVERED
+        assert delivery.step() is Outcome.IDLE
     finally:
         sink.close()
     assert [a["labels"]["alert_id"] for a in am.alerts()] == [_alert(1).id]
@@ -166,13 +178,26 @@ def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
     thread.join(timeout=5)
 
 
-def test_webhook_is_signed_and_retried_until_delivered(receiver: tuple[str, type[_Receiver]]) -> None:
+def test_webhook_is_signed_and_retried_from_the_outbox_until_delivered(
+    receiver: tuple[str, type[_Receiver]], outbox_store: SqlAlertStore,
+) -> None:
     url, handler = receiver
     handler.fail_first = 2
-    sink = WebhookSink(url, SECRET, attempts=4, backoff_s=0.01)
+    sink = WebhookSink(url, SECRET)
+    outbox = Outbox(outbox_store.engine)
+    delivery = SinkDelivery(outbox, sink, "w1", backoff=Backoff(0.02, 0.05))
+    outbox.register([sink.name])
+    outbox_store.add_many([_alert(1), _alert(2)])
+    stop = threading.Event()
+    thread = threading.Thread(target=delivery.run, args=(stop,), kwargs={"poll_s": 0.01})
+    thread.start()
     try:
-        sink.publish([_alert(1), _alert(2)])
+        deadline = time.monotonic() + 20
+        while outbox.backlog(sink.name).pending and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
+        stop.set()
+        thread.join(10)
         sink.close()
     assert len(handler.received) == 3  # two 503s, then accepted
     headers, body = handler.received[-1]
@@ -182,16 +207,41 @@ def test_webhook_is_signed_and_retried_until_delivered(receiver: tuple[str, type
     payload = json.loads(body)
     assert [a["id"] for a in payload["alerts"]] == [_alert(1).id, _alert(2).id]
     assert RAW not in body.decode()  # masked evidence only
+    assert outbox.backlog(sink.name).pending == 0
 
 
-def test_webhook_with_a_wrong_secret_is_refused_without_retrying(
+def test_webhook_with_a_wrong_secret_is_refused_and_the_error_names_no_url(
     receiver: tuple[str, type[_Receiver]],
 ) -> None:
     url, handler = receiver
-    sink = WebhookSink(url, b"not-the-receivers-secret", attempts=4, backoff_s=0.01)
+    sink = WebhookSink(url, b"not-the-receivers-secret")
     try:
-        with pytest.raises(SinkError, match=r"HTTP 401 from .*: the receiver refused the batch"):
+        with pytest.raises(SinkError) as raised:
             sink.publish([_alert(1)])
     finally:
         sink.close()
+    assert str(raised.value) == f"sink {sink.name}: HTTP 401: the receiver refused the batch"
+    assert sink.name.startswith(f"webhook:{safe_origin(url)}#") and "/hook" not in sink.name
     assert len(handler.received) == 1
+
+
+def test_the_receiver_refuses_a_signature_outside_the_tolerance_or_malformed() -> None:
+    body = b'{"alerts":[]}'
+    now = 1_800_000_000
+    fresh = str(now - 60)
+    assert verify_signature(SECRET, fresh, body, sign(SECRET, fresh, body), now=now)
+    for offset in (-299, 300):  # within 5 minutes either way
+        stamp = str(now + offset)
+        assert verify_signature(SECRET, stamp, body, sign(SECRET, stamp, body), now=now), offset
+    for offset in (-301, 301, -86_400):  # a capture replayed later, or a clock far ahead
+        stamp = str(now + offset)
+        assert not verify_signature(SECRET, stamp, body, sign(SECRET, stamp, body), now=now), offset
+    late = str(now - 600)
+    assert verify_signature(SECRET, late, body, sign(SECRET, late, body), now=now, tolerance_s=900)
+    for stamp, signature in (
+        (None, sign(SECRET, fresh, body)), (fresh, None), ("", "sha256="), (" 1800000000", "sha256=00"),
+        ("1e9", sign(SECRET, "1e9", body)), ("-" + fresh, sign(SECRET, "-" + fresh, body)),
+        ("١٨٠٠٠٠٠٠٠٠", sign(SECRET, "١٨٠٠٠٠٠٠٠٠", body)), (fresh, "sha256=é" * 9),
+        ("9" * 40, sign(SECRET, "9" * 40, body)),
+    ):
+        assert not verify_signature(SECRET, stamp, body, signature, now=now), (stamp, signature)

@@ -13,8 +13,11 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from alerts.audit import CLI_ACTOR
+from alerts.store import SqlAlertStore
 from alerts.tokens import Role
+from api.app import create_app
 from monitor.cli import app as veille
+from monitor.settings import Settings
 
 
 def _veille(url: str, *args: str) -> Any:
@@ -96,3 +99,68 @@ def test_a_name_cannot_be_reused(sqlite_url: str) -> None:
     assert _veille(sqlite_url, "tokens", "create", "--role", "ops", "--name", "grafana").exit_code == 0
     again = _veille(sqlite_url, "tokens", "create", "--role", "ops", "--name", "grafana")
     assert again.exit_code == 1 and "a token named 'grafana'" in again.stderr
+
+
+def _expires_in(record: Any, days: float) -> bool:
+    """``record`` (an ApiToken or its JSON) expires ``days`` from now, give or take a minute."""
+    expires_at = record["expires_at"] if isinstance(record, dict) else record.expires_at
+    if isinstance(expires_at, str):
+        expires_at = datetime.fromisoformat(expires_at)
+    return abs(expires_at - (datetime.now(UTC) + timedelta(days=days))) < timedelta(minutes=1)
+
+
+def test_cli_tokens_expire_by_default_and_never_only_when_asked(
+    live: Callable[[str], Any], sqlite_url: str
+) -> None:
+    app = live(sqlite_url)
+    assert _veille(sqlite_url, "tokens", "create", "--role", "ops", "--name", "dash").exit_code == 0
+    result = CliRunner().invoke(
+        veille, ["tokens", "create", "--role", "ops", "--name", "weekly"],
+        env={"VEILLE_DATABASE_URL": sqlite_url, "VEILLE_TOKEN_EXPIRY_DAYS": "7"},
+    )
+    assert result.exit_code == 0, result.output
+    service = _veille(sqlite_url, "tokens", "create", "--role", "officer", "--name", "siem", "--no-expiry")
+    assert service.exit_code == 0 and "without expiry" in service.stderr
+    both = _veille(
+        sqlite_url, "tokens", "create", "--role", "ops", "--name", "x", "--no-expiry",
+        "--expires-in-days", "3",
+    )
+    assert both.exit_code == 2
+    assert "--no-expiry and --expires-in-days exclude each other" in both.stderr
+
+    tokens = {t.name: t for t in app.store.list_tokens()}
+    assert _expires_in(tokens["dash"], 90) and _expires_in(tokens["weekly"], 7)
+    assert tokens["siem"].expires_at is None and "x" not in tokens
+    created = {
+        e.after["name"]: e.after for e in app.store.audit_entries(limit=None) if e.action == "token.create"
+    }
+    assert created["siem"]["never_expires"] is True and created["dash"]["never_expires"] is False
+
+
+def test_api_tokens_expire_by_default_and_never_only_when_asked(
+    live: Callable[[str], Any], sqlite_url: str
+) -> None:
+    app = live(sqlite_url)
+    admin = app.client(Role.ADMIN)
+    default = admin.post("/api/v1/tokens", json={"name": "dash", "role": "comms"})
+    assert default.status_code == 201 and _expires_in(default.json()["record"], 90)
+    short = admin.post("/api/v1/tokens", json={"name": "short", "role": "comms", "expires_in_days": 5})
+    assert _expires_in(short.json()["record"], 5)
+    service = admin.post("/api/v1/tokens", json={"name": "siem", "role": "officer", "expires_in_days": 0})
+    assert service.status_code == 201 and service.json()["record"]["expires_at"] is None
+    negative = admin.post("/api/v1/tokens", json={"name": "neg", "role": "ops", "expires_in_days": -1})
+    assert negative.status_code == 422
+    audit = admin.get("/api/v1/audit").json()["data"]
+    never = {e["after"]["name"]: e["after"]["never_expires"] for e in audit if e["action"] == "token.create"}
+    assert never["siem"] is True and never["dash"] is False and never["short"] is False
+
+
+def test_the_bootstrap_admin_token_expires(sqlite_url: str, live_server: Callable[[Any], Any]) -> None:
+    token = "veille_0000000000000d00_" + "D" * 43
+    store = SqlAlertStore.open(sqlite_url)
+    try:
+        with live_server(create_app(Settings(_env_file=None, bootstrap_admin_token=token), store)):
+            [bootstrap] = store.list_tokens()
+        assert bootstrap.role == Role.ADMIN and _expires_in(bootstrap, 1)
+    finally:
+        store.close()
