@@ -71,7 +71,9 @@ def free_port() -> int:
 
 
 def port_free(host: str, port: int) -> bool:
+    """Nothing listens there. Connections left in TIME_WAIT (a broker just stopped) do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -25,6 +25,10 @@ from monitor.settings import Settings
 log = logging.getLogger(__name__)
 
 DLQ_DETAIL_MAX_CHARS = 500
+# Kafka refuses records over about 1 MB by default (producer max_request_size, broker message.max.bytes):
+# a record larger than that cannot be dead-lettered whole, and retrying its batch would stall the partition.
+DLQ_RECORD_MAX_BYTES = 1_000_000
+DLQ_KEY_MAX_BYTES = 16_384
 
 
 def record_ref(topic: str, partition: int, offset: int) -> str:
@@ -166,7 +170,8 @@ class DeadLetterWriter:
     """Sends malformed records, byte for byte and with their key, to the DLQ topic.
 
     Headers carry why (``error``, a bounded reason code) and where from; ``error_detail`` is the
-    decoder's description (positions, field paths, sizes), never post text.
+    decoder's description (positions, field paths, sizes), never post text. A key or value too large to
+    resend keeps its first bytes, and ``key_truncated_from`` / ``value_truncated_from`` its full size.
     """
 
     def __init__(self, settings: Settings, producer: KafkaProducer) -> None:
@@ -185,6 +190,15 @@ class DeadLetterWriter:
             ("source_partition", str(source_partition).encode()),
             ("source_offset", str(source_offset).encode()),
         ]
+        if key is not None and len(key) > DLQ_KEY_MAX_BYTES:
+            headers.append(("key_truncated_from", str(len(key)).encode()))
+            key = key[:DLQ_KEY_MAX_BYTES]
+        # 1 KB of margin for the record's framing and the truncation header itself.
+        framing = sum(len(name) + len(raw) for name, raw in headers) + 1024
+        room = DLQ_RECORD_MAX_BYTES - len(key or b"") - framing
+        if value is not None and len(value) > room:
+            headers.append(("value_truncated_from", str(len(value)).encode()))
+            value = value[:room]
         self._pending.append(self._producer.send(self.topic, value=value, key=key, headers=headers))
 
     def flush(self, timeout_s: float = 30.0) -> None:

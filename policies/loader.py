@@ -165,8 +165,9 @@ def load_policy_set(
         try:
             raw = load_yaml(data.decode("utf-8"), display)
         except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
             errors.append(
-                PolicyError(display, None, f"not UTF-8 (byte {exc.start})", "save the file as UTF-8")
+                PolicyError(display, line, f"not UTF-8 (byte {exc.start})", "save the file as UTF-8")
             )
             continue
         except PolicyError as exc:

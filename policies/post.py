@@ -100,10 +100,12 @@ class Post(BaseModel):
     def _keep_unknown_fields_in_metadata(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        unknown = {key: value for key, value in data.items() if key not in cls.model_fields}
+        # Looked up once: ``model_fields`` is a computed class property, costly on every record's every key.
+        fields = cls.model_fields
+        unknown = {key: value for key, value in data.items() if key not in fields}
         if not unknown:
             return data
-        known = {key: value for key, value in data.items() if key in cls.model_fields}
+        known = {key: value for key, value in data.items() if key in fields}
         metadata = known.get("metadata")
         merged = dict(metadata) if isinstance(metadata, dict) else {}
         for key, value in unknown.items():

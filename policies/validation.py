@@ -22,7 +22,8 @@ def validation_errors(display: str, raw: Any, exc: ValidationError) -> list[Poli
     out = []
     for err in exc.errors(include_url=False):
         loc = tuple(err["loc"])
-        line = line_of(raw, loc)
+        # A document that is one bare scalar has no line of its own: it starts the file.
+        line = line_of(raw, loc) or 1
         prefix = _rule_prefix(raw, loc)
         kind = err["type"]
         # Name the field only when the error is about the field itself, not something nested in it.

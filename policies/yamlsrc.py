@@ -91,8 +91,18 @@ def load_yaml(text: str, file: str) -> Any:
             f"YAML syntax error: {problem}",
             "check indentation and quoting (a ':' or '#' inside a phrase needs quotes)",
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML refuses (NUL, most controls): no mark, but its position in the text.
+        line = text.count("\n", 0, exc.position) + 1
+        raise PolicyError(file, line, f"YAML error: character {_code_point(exc.character)} is not allowed",
+                          "remove it, or write it escaped inside a double-quoted string") from None
     except yaml.YAMLError as exc:
         raise PolicyError(file, None, f"YAML error: {exc}", "fix the file's syntax") from None
+
+
+def _code_point(character: int | str | bytes) -> str:
+    code = character if isinstance(character, int) else ord(character)
+    return f"U+{code:04X}"
 
 
 def line_of(doc: Any, path: Sequence[str | int]) -> int | None:

@@ -220,3 +220,23 @@ def page(browser: Browser) -> Iterator[Page]:
     opened.set_default_timeout(5_000)
     yield opened
     opened.close()
+
+
+# --- Waiting on real processes ---
+
+WaitUntil = Callable[[Callable[[], bool], float, str], None]
+
+
+def _wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> WaitUntil:
+    """``wait_until(predicate, timeout_s, what)``: poll until true, or fail naming what never happened."""
+    return _wait_until
