@@ -1,10 +1,11 @@
 """The broker stops and starts again on the same port under a running `veille run`: the same worker
 process reconnects and resumes by itself, and every post's alerts are stored.
 
-noida-db keeps its log and the group's offsets in its data directory across the restart. Tansu's
-``memory://`` storage loses everything: the topics are created again (as an operator's tooling would)
-and the posts after the restart are produced then; the worker finds its old positions gone and must
-start the new logs from the beginning.
+noida-db keeps its log and the group's offsets in its data directory across the restart, as Apache Kafka
+does. Tansu's ``memory://`` storage is left out on purpose: it comes back empty and numbers the new log
+from offset 0 again, so the worker's fetch positions from before point into *different* records, and the
+ones below them are skipped. No Kafka client can tell a reused offset from the old one without leader-epoch
+validation, which kafka-python does not do; that is the broker losing data, not a restart.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.kafka
 DOWN_S = 5.0
 
 
-@pytest.mark.parametrize("kind", ["tansu", "noida"])
+@pytest.mark.parametrize("kind", ["noida"])
 def test_worker_resumes_by_itself_after_a_broker_restart(
     kind: str, children: Any, tmp_path: Path, fault: Any, pipeline: Pipeline,
 ) -> None:
@@ -51,10 +52,8 @@ def test_worker_resumes_by_itself_after_a_broker_restart(
         time.sleep(DOWN_S)
         assert worker.alive(), f"the worker exited while the broker was down:\n{worker.tail()}"
         broker.start()
-        if kind == "tansu":
-            ensure_topics(settings, partitions=4)  # memory:// storage: the topics went with the broker
         second = fault.produce(settings, after)
-        ends = second if kind == "tansu" else fault.merge_ends(first, second)
+        ends = fault.merge_ends(first, second)
         fault.wait_committed(settings, ends, 120, worker, f" after the {kind} broker restarted")
         assert worker.stop() == 0, worker.tail()
     finally:
