@@ -46,7 +46,12 @@ _TOKEN = re.compile(r"\S+")
 _POSSESSIVE = re.compile(r"['’]s$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?…:\n])[\W_]*$")
 # A code token just before the number: letters and digits mixed ("AA1", "1Z"), joined by spaces.
-_CODE_BEFORE = re.compile(r"(?:[A-Za-z]+\d+|\d+[A-Za-z]+)[A-Za-z0-9]*[\s\-/]+(?:[A-Za-z0-9]+[\s\-/]+)*$")
+# Bounded repetitions: it only ever reads the 40 characters before a number, and bounds keep every
+# attempt constant-time, so a search over any text stays linear (tests/faults/test_regex_linear.py).
+_CODE_BEFORE = re.compile(
+    r"(?:[A-Za-z]{1,40}\d{1,40}|\d{1,40}[A-Za-z]{1,40})[A-Za-z0-9]{0,40}[\s\-/]{1,40}"
+    r"(?:[A-Za-z0-9]{1,40}[\s\-/]{1,40}){0,20}$"
+)
 
 
 def fold_name(text: str) -> str:

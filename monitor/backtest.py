@@ -193,8 +193,11 @@ def _consume(
             ):
                 done.add(tp)
                 consumer.pause(tp)
-        if idle >= IDLE_POLLS:
-            # Nothing more arrives: a requested end beyond the partition's last record is its end.
+        # Nothing more arrives: a requested end beyond the partition's last record is its end. Idle polls
+        # count only once the broker answered a fetch for every partition still read (a high-water mark
+        # is known): on a loaded broker the first answer can take longer than a few empty polls.
+        answered = all(consumer.highwater(tp) is not None for tp in end if tp not in done)
+        if (idle >= IDLE_POLLS and answered) or idle >= IDLE_POLLS * 20:
             break
 
 

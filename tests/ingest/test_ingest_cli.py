@@ -59,6 +59,9 @@ def test_csv_needs_its_mapping(runner: CliRunner, ingest_kit: Any, tmp_path: Pat
     assert result.exit_code == 2 and "must name a column for author" in result.output
 
 
+_BOX = str.maketrans(dict.fromkeys("│╭╮╰╯─", " "))
+
+
 @pytest.mark.parametrize(("arguments", "message"), [
     (["slack", "https://example.com/export.zip"], "slack reads files"),
     (["rss", "{data}/feeds/reviews.rss", "--follow"], "--follow needs an http(s) URL"),
@@ -72,7 +75,8 @@ def test_usage_errors_exit_2_and_say_why(
 ) -> None:
     result = runner.invoke(app, ["ingest", *(arg.format(data=ingest_kit.DATA) for arg in arguments)])
     assert result.exit_code == 2, result.output
-    assert message in " ".join(result.output.split())
+    # Rich wraps the error in a box as wide as the terminal: a long path moves the line breaks.
+    assert message in " ".join(result.output.translate(_BOX).split())
 
 
 def test_a_url_source_run_twice_produces_each_item_once(
