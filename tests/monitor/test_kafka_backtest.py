@@ -16,7 +16,9 @@ from monitor.cli import app
 from monitor.kafka_io import committed_offsets, make_producer
 from monitor.traffic import generate_posts
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# Recent timestamps: a broker's time-based retention (noida-db's runs while tests do) deletes records
+# stamped older than its retention period, which a fixed date would fall behind.
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
 LATER = T0 + timedelta(hours=1)
 HALF = T0 + timedelta(minutes=30)
 
