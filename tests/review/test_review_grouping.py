@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -56,6 +57,49 @@ def test_repeated_hits_of_one_rule_by_one_author_become_one_alert_and_replays_st
         again = hit("p10", minutes=75)
         assert store.add_many([again]) == [again.id]
         assert store.get(again.id) is not None and store.get(group.id).occurrences == 3  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_a_batch_groups_exactly_as_the_same_hits_stored_one_at_a_time(database_url: str) -> None:
+    """The batch is grouped in memory from one lookup; the answer must be the per-hit rule's."""
+    rng = random.Random(11)
+    plan = [
+        (f"{n:03d}", rng.choice(["fr.pii.email", "fr.pii.phone"]), rng.choice("xyz"), rng.randrange(0, 480))
+        for n in range(120)
+    ]
+    # A stored alert of an earlier batch that the new hits may join, one already closed that they may not.
+    store = SqlAlertStore.open(database_url, group_window=WINDOW)
+    try:
+        for side in ("batch", "single"):
+            earlier = [hit(f"{side}-old-{a}", author=f"{side}-{a}", minutes=-30) for a in "xy"]
+            store.add_many(earlier)
+            store.transition(earlier[1].id, AlertStatus.CLOSED, CLI_ACTOR, verdict=Verdict.TRUE_POSITIVE)
+        hits = {
+            side: [hit(f"{side}-{p}", rule=r, author=f"{side}-{a}", minutes=m) for p, r, a, m in plan]
+            for side in ("batch", "single")
+        }
+        stored = store.add_many(list(reversed(hits["batch"])))
+        assert sorted(stored) == sorted(h.id for h in hits["batch"])
+        for one in sorted(hits["single"], key=lambda h: (h.post_created_at, h.id)):
+            assert store.add_many([one]) == [one.id]
+
+        def groups(side: str) -> set[tuple[str, int, object, tuple[str, ...]]]:
+            found = store.query(AlertQuery(limit=500)).data
+            return {
+                (a.post_id.removeprefix(f"{side}-"), a.occurrences, a.last_seen_at,
+                 tuple(sorted(o["post_id"].removeprefix(f"{side}-") for o in store.occurrences(a.id))))
+                for a in found if a.author_id.startswith(f"{side}-")
+            }  # fmt: skip
+
+        batch, single = groups("batch"), groups("single")
+        assert batch == single
+        # Grouping happened (the window is 1 h over 8 h of hits by 3 authors and 2 rules), and the
+        # open alert of the earlier batch was joined while the closed one was not.
+        assert 6 <= len(batch) < 60
+        joined = next(g for g in batch if g[0] == "old-x")
+        assert joined[1] > 1
+        assert next(g for g in batch if g[0] == "old-y")[1] == 1
     finally:
         store.close()
 
