@@ -4,7 +4,9 @@ An alert becomes due when it has been closed for longer than its jurisdiction's 
 (``"*"`` covers the jurisdictions not listed). ``anonymise`` keeps the alert for statistics (rule,
 severity, jurisdiction, verdict, times) and removes who posted and what was matched; ``delete``
 removes the alert, its occurrences and comments. Open alerts are never touched: a reviewer still
-needs them. :meth:`alerts.store.SqlAlertStore.apply_retention` applies a policy and audits each alert.
+needs them, and neither are the items of a case under legal hold (:mod:`alerts.cases`): the report
+counts what a hold kept. :meth:`alerts.store.SqlAlertStore.apply_retention` applies a policy and
+audits each alert.
 """
 
 from __future__ import annotations
@@ -54,19 +56,34 @@ class RetentionReport(BaseModel):
     dry_run: bool
     # Per jurisdiction: how many alerts were (or, in a dry run, would be) anonymised or deleted.
     by_jurisdiction: dict[str, int] = Field(default_factory=dict)
+    # Alerts that were due but kept because a case holding them is under legal hold: per
+    # jurisdiction (each alert once) and per case (an alert in two held cases counts in both).
+    held_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
+    held_by_case: dict[str, int] = Field(default_factory=dict)
 
     @property
     def total(self) -> int:
         return sum(self.by_jurisdiction.values())
+
+    @property
+    def held(self) -> int:
+        return sum(self.held_by_jurisdiction.values())
 
     def summary(self) -> str:
         verb = {"anonymise": "anonymised", "delete": "deleted"}[self.mode]
         if self.dry_run:
             verb = f"would be {verb}"
         if not self.total:
-            return f"retention: nothing due ({self.mode})"
-        parts = ", ".join(f"{j}: {n}" for j, n in sorted(self.by_jurisdiction.items()))
-        return f"retention: {self.total} closed alerts {verb} ({parts})"
+            line = f"retention: nothing due ({self.mode})"
+        else:
+            parts = ", ".join(f"{j}: {n}" for j, n in sorted(self.by_jurisdiction.items()))
+            line = f"retention: {self.total} closed alerts {verb} ({parts})"
+        if self.held:
+            kept = "would be kept" if self.dry_run else "kept"
+            by_j = ", ".join(f"{j}: {n}" for j, n in sorted(self.held_by_jurisdiction.items()))
+            by_case = ", ".join(f"case {c}: {n}" for c, n in sorted(self.held_by_case.items()))
+            line += f"\nlegal hold: {self.held} due alerts {kept} ({by_j}; {by_case})"
+        return line
 
 
 def anonymised_values(evidence: list[dict[str, Any]]) -> dict[str, Any]:
