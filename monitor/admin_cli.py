@@ -29,7 +29,7 @@ retention_app = typer.Typer(
 )
 
 
-def _open(*, changes: bool = True) -> SqlAlertStore:
+def open_store(*, changes: bool = True) -> SqlAlertStore:
     """The store of the current settings; a command that ``changes`` nothing writes no checkpoint
     (a verification must never anchor the very head it is checking)."""
     settings = Settings()
@@ -58,7 +58,7 @@ def create(
         typer.echo("error: --no-expiry and --expires-in-days exclude each other; pick one", err=True)
         raise typer.Exit(2)
     days = 0 if no_expiry else expires_in_days or Settings().token_expiry_days
-    store = _open()
+    store = open_store()
     try:
         record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expiry(days))
     except TokenError as exc:
@@ -78,7 +78,7 @@ def create(
 @tokens_app.command("list")
 def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every token (never the secret), with its state."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         records = store.list_tokens()
     finally:
@@ -96,7 +96,7 @@ def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @tokens_app.command("revoke")
 def revoke(name_or_id: Annotated[str, typer.Argument(help="the token's name or id")]) -> None:
     """Revoke a token at once: the API refuses it from the next request on."""
-    store = _open()
+    store = open_store()
     try:
         record = store.revoke_token(name_or_id, CLI_ACTOR)
     except TokenError as exc:
@@ -124,7 +124,7 @@ def _expected_head(value: str) -> Checkpoint:
 def head() -> None:
     """Print the newest entry as SEQ:HASH: record it outside the database (a ticket, a safe) and give
     it back to `veille audit verify --expect-head` to prove no entry was deleted since."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         current = store.audit_head()
     finally:
@@ -161,7 +161,7 @@ def verify(
             except AnchorFileError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         verified = store.verify_audit([*expected, *anchored])
     except ChainBroken as exc:
@@ -184,7 +184,7 @@ def list_entries(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Audit entries as JSON lines, oldest first."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         entries = store.audit_entries(target=target, limit=limit)
     finally:
@@ -205,7 +205,7 @@ def apply_retention(
     except RetentionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    store = _open()
+    store = open_store()
     try:
         report = store.apply_retention(policy, CLI_ACTOR, dry_run=dry_run)
     finally:

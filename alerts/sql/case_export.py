@@ -51,6 +51,8 @@ def export(connection: Connection, case_id: str, by: Actor, justification: str |
         {
             "manifest_sha256": result.manifest_sha256,
             "item_count": len(items),
+            # Every item's alert is named: "who saw this alert" has its answer in the log.
+            "alert_ids": [item["alert"]["id"] for item in items],
             "evidence": result.manifest["evidence"],
             "justification": justification,
         },
