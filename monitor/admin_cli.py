@@ -17,10 +17,12 @@ import typer
 
 from alerts.anchor import AnchorFileError, read_anchors
 from alerts.audit import CLI_ACTOR, Anchor, ChainBroken, ChainTruncated, Checkpoint
-from alerts.retention import RetentionError, RetentionPolicy
+from alerts.retention import RetentionError, RetentionPolicy, RetentionRule, resolve
 from alerts.store import SqlAlertStore, StoreError
 from alerts.tokens import Role, TokenError, expiry
 from monitor.settings import Settings
+from policies.errors import PolicyError
+from policies.loader import load_policy_set
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
@@ -193,24 +195,53 @@ def list_entries(
         typer.echo(entry.model_dump_json())
 
 
+def _retention(settings: Settings) -> tuple[RetentionPolicy, list[RetentionRule]]:
+    """The packs' periods (and the organisation's overlays), VEILLE_RETENTION_DAYS winning when set;
+    exit 2 naming the file and line of a bad pack, or the bad setting."""
+    try:
+        policies = load_policy_set(settings.policies_dir)
+    except PolicyError as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    overrides = settings.retention_days if "retention_days" in settings.model_fields_set else None
+    try:
+        return resolve(policies, overrides, settings.retention_mode)
+    except RetentionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@retention_app.command("policy")
+def retention_policy(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each jurisdiction's retention: days after closing, mode, the rule behind it, and what overrode
+    the pack's default (an overlay, VEILLE_RETENTION_DAYS)."""
+    _, rules = _retention(Settings())
+    if as_json:
+        typer.echo(json.dumps([rule.model_dump() for rule in rules], indent=2))
+        return
+    typer.echo(f"{'jurisdiction':<12} {'days':>6}  {'mode':<9} {'overridden by':<40} source")
+    for rule in rules:
+        days = str(rule.days) if rule.days is not None else "keep"
+        where = rule.overridden_by or "-"
+        covers = f" (also {', '.join(rule.covers)})" if rule.covers else ""
+        typer.echo(f"{rule.jurisdiction:<12} {days:>6}  {rule.mode:<9} {where:<40} {rule.source}{covers}")
+
+
 @retention_app.command("apply")
 def apply_retention(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count what is due, change nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Apply VEILLE_RETENTION_DAYS / VEILLE_RETENTION_MODE now and say what was done (audited)."""
-    settings = Settings()
-    try:
-        policy = RetentionPolicy.from_settings(settings.retention_days, settings.retention_mode)
-    except RetentionError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    """Apply the retention policy (`veille retention policy`) now and say what was done and what a
+    legal hold kept (audited)."""
+    policy, _ = _retention(Settings())
     store = open_store()
     try:
         report = store.apply_retention(policy, CLI_ACTOR, dry_run=dry_run)
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps({**report.model_dump(), "total": report.total}))
+        typer.echo(json.dumps({**report.model_dump(), "total": report.total, "held": report.held}))
     else:
         typer.echo(report.summary())

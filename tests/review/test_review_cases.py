@@ -113,7 +113,8 @@ def test_export_reveal_needs_a_justification_and_audits_each_item(
     assert json.loads(files[MANIFEST])["evidence"] == "revealed"
     assert all(RAW_EMAIL.encode() in files[f"items/VEILLE-00000{n}.json"] for n in (1, 2))
     for alert_id in PII_ALERTS:
-        reveals = [e for e in app.store.audit_entries(target=f"alert:{alert_id}") if e.action == "alert.reveal"]
+        entries = app.store.audit_entries(target=f"alert:{alert_id}")
+        reveals = [e for e in entries if e.action == "alert.reveal"]
         assert len(reveals) == 1 and reveals[0].after is not None
         assert reveals[0].after["justification"] == why and reveals[0].actor == "officer-1"
 
