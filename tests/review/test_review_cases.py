@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from alerts.audit import Actor
 from alerts.case_export import MANIFEST
 from alerts.model import AlertStatus, Verdict
+from alerts.store import SqlAlertStore
 from alerts.tokens import Role
 from monitor.cli import app as veille
 from tests.review.conftest import RAW_EMAIL, SEED
@@ -193,6 +194,18 @@ def test_cli_reveal_names_the_person_and_hold_commands_report(
     assert held.exit_code == 0 and "legal hold placed on 2 items" in held.output
     shown = runner.invoke(veille, ["cases", "list", "--held"], env=env)
     assert case_id in shown.output and "HELD" in shown.output
+    store = SqlAlertStore.open(env["VEILLE_DATABASE_URL"])
+    try:
+        for alert_id in PII_ALERTS:
+            store.transition(alert_id, AlertStatus.CLOSED, OFFICER, verdict=Verdict.BENIGN)
+    finally:
+        store.close()
+    due_now = {**env, "VEILLE_RETENTION_DAYS": '{"*": 0, "FR": 0}'}
+    dry = runner.invoke(veille, ["retention", "apply", "--dry-run"], env=due_now)
+    assert dry.exit_code == 0, dry.output
+    assert f"legal hold: 2 due alerts would be kept (FR: 2; case {case_id}: 2)" in dry.output
+    report = json.loads(runner.invoke(veille, ["retention", "apply", "--json"], env=due_now).stdout)
+    assert report["total"] == 0 and report["held"] == 2 and report["held_by_case"] == {case_id: 2}
     refused = runner.invoke(veille, ["cases", "remove", case_id, PII_ALERTS[0]], env=env)
     assert refused.exit_code == 1 and "release the hold" in refused.output
     unknown = runner.invoke(veille, ["cases", "show", "nope"], env=env)
