@@ -210,3 +210,34 @@ def test_cli_reveal_names_the_person_and_hold_commands_report(
     assert refused.exit_code == 1 and "release the hold" in refused.output
     unknown = runner.invoke(veille, ["cases", "show", "nope"], env=env)
     assert unknown.exit_code == 1 and "case 'nope' not found" in unknown.output
+
+
+def test_case_lifecycle_over_http_with_holds_that_block_removal(
+    live: Callable[..., Any], database_url: str
+) -> None:
+    app = live(database_url)
+    officer, admin = app.client(Role.OFFICER), app.client(Role.ADMIN)
+    created = officer.post("/api/v1/cases", json={"title": "Matter 2026-17", "owner": "c.dupont"})
+    assert created.status_code == 201
+    case_id = created.json()["id"]
+    officer.post(f"/api/v1/cases/{case_id}/items", json={"alert_ids": PII_ALERTS})
+    short = officer.post(f"/api/v1/cases/{case_id}/hold", json={"reason": "legal"})
+    assert short.status_code == 422 and "at least 10 characters" in short.json()["detail"]
+    held = admin.post(f"/api/v1/cases/{case_id}/hold", json={"reason": "Litigation hold, matter 2026-17"})
+    assert held.status_code == 200 and held.json()["held_by"] == "admin-1"
+    blocked = officer.delete(f"/api/v1/cases/{case_id}/items/{PII_ALERTS[0]}")
+    assert blocked.status_code == 422 and "release the hold" in blocked.json()["detail"]
+    closed = officer.patch(f"/api/v1/cases/{case_id}", json={"status": "closed"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert closed.json()["held_at"] is not None  # closing keeps the hold
+    assert [c["id"] for c in officer.get("/api/v1/cases", params={"held": True}).json()] == [case_id]
+    reason = {"reason": "Matter settled, counsel agreed"}
+    released = officer.post(f"/api/v1/cases/{case_id}/release", json=reason)
+    assert released.status_code == 200 and released.json()["held_at"] is None
+    removed = officer.delete(f"/api/v1/cases/{case_id}/items/{PII_ALERTS[0]}")
+    assert removed.status_code == 200 and removed.json() == {"changed": [PII_ALERTS[0]]}
+    shown = officer.get(f"/api/v1/cases/{case_id}").json()
+    assert [i["alert_id"] for i in shown["items"]] == [PII_ALERTS[1]] and shown["item_count"] == 1
+    actors = {(e.action, e.actor) for e in app.store.audit_entries(target=f"case:{case_id}", limit=None)}
+    assert ("case.hold", "admin-1") in actors and ("case.release", "officer-1") in actors
+    assert ("case.remove_items", "officer-1") in actors and ("case.update", "officer-1") in actors
