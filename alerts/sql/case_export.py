@@ -18,7 +18,7 @@ from alerts.audit import Actor, AuditEntry
 from alerts.case_export import Export, build_export
 from alerts.sql import audit, review
 from alerts.sql.alerts import from_row
-from alerts.sql.cases import get
+from alerts.sql.cases import chunks, get
 from alerts.sql.schema import alerts_table, case_items_table, comments_table
 
 EXPORT_ACTION = "case.export"
@@ -39,7 +39,21 @@ def export(connection: Connection, case_id: str, by: Actor, justification: str |
         .where(i.case_id == case_id)
         .order_by(a.created_at.is_(None), a.created_at, i.alert_id)
     ).all()
-    items = [_item(connection, row, by, justification) for row in rows]
+    revealed: dict[str, dict[int, str]] = {}
+    if justification is not None:
+        for row in rows:
+            if row.id is not None:
+                # The same audited reveal a reviewer makes for one alert, one entry per item.
+                shown = review.reveal(connection, row.id, justification, by, None)
+                revealed[row.id] = {r["index"]: r["text"] for r in shown}
+    # Read after the reveals, so each item's audit shows the reveal made for this export.
+    ids = [row.item_id for row in rows]
+    entries = _grouped_audit(connection, ids)
+    comments = _grouped_comments(connection, ids)
+    items = [
+        _item(row, revealed.get(row.item_id, {}), entries.get(row.item_id, []), comments.get(row.item_id, []))
+        for row in rows
+    ]
     summary = case.model_dump(mode="json", exclude={"items", "notes"})
     summary["notes"] = [note.model_dump(mode="json") for note in case.notes]
     result = build_export(
@@ -61,33 +75,20 @@ def export(connection: Connection, case_id: str, by: Actor, justification: str |
     return result
 
 
-def _item(connection: Connection, row: sa.Row[Any], by: Actor, justification: str | None) -> dict[str, Any]:
+def _item(
+    row: sa.Row[Any], revealed: dict[int, str], entries: list[dict[str, Any]], comments: list[dict[str, Any]]
+) -> dict[str, Any]:
     mapping = row._mapping
-    alert_id = mapping["item_id"]
     joined = {"added_at": mapping["item_added_at"].isoformat(), "added_by": mapping["item_added_by"]}
     if mapping["id"] is None:
         # Deleted before the case was held: the item is still accounted for, with what remains.
-        return {"kind": DEFAULT_KIND, "alert": {"id": alert_id, "deleted": True}, "case_item": joined,
-                "comments": [], "review_history": [], "audit": _audit(connection, alert_id)}
-    alert = from_row(row)
-    revealed: dict[int, str] = {}
-    if justification is not None:
-        # The same audited reveal a reviewer makes for one alert, one entry per item.
-        shown = review.reveal(connection, alert_id, justification, by, None)
-        revealed = {r["index"]: r["text"] for r in shown}
-    document = alert.model_dump(
+        return {"kind": DEFAULT_KIND, "alert": {"id": mapping["item_id"], "deleted": True},
+                "case_item": joined, "comments": [], "review_history": [], "audit": entries}
+    document = from_row(row).model_dump(
         mode="json", exclude={"comms_visible": True, "evidence": {"__all__": {"span"}}}
     )
     for index, text in revealed.items():
         document["evidence"][index]["span"] = text
-    entries = _audit(connection, alert_id)
-    c = comments_table.c
-    comments = [
-        {**r._asdict(), "created_at": r.created_at.isoformat()}
-        for r in connection.execute(
-            sa.select(c.id, c.author, c.body, c.created_at).where(c.alert_id == alert_id).order_by(c.id)
-        )
-    ]
     return {
         "kind": mapping.get("kind", DEFAULT_KIND) or DEFAULT_KIND,
         "alert": document,
@@ -102,9 +103,26 @@ def _item(connection: Connection, row: sa.Row[Any], by: Actor, justification: st
 _REVIEW_ACTIONS = frozenset({"alert.transition", "alert.assign", "alert.comment", "alert.reveal"})
 
 
-def _audit(connection: Connection, alert_id: str) -> list[dict[str, Any]]:
-    entries = audit.entries(connection, target=f"alert:{alert_id}", limit=None)
-    return [e.model_dump(mode="json") for e in entries]
+def _grouped_audit(connection: Connection, alert_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    a = audit.audit_table.c
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for chunk in chunks([f"alert:{alert_id}" for alert_id in alert_ids]):
+        statement = sa.select(audit.audit_table).where(a.target.in_(chunk)).order_by(a.seq)
+        for row in connection.execute(statement):
+            entry = AuditEntry.model_validate(row._asdict()).model_dump(mode="json")
+            grouped.setdefault(row.target.removeprefix("alert:"), []).append(entry)
+    return grouped
+
+
+def _grouped_comments(connection: Connection, alert_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    c = comments_table.c
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for chunk in chunks(alert_ids):
+        statement = sa.select(c.id, c.alert_id, c.author, c.body, c.created_at).where(c.alert_id.in_(chunk))
+        for row in connection.execute(statement.order_by(c.id)):
+            comment = {"id": row.id, "author": row.author, "body": row.body}
+            grouped.setdefault(row.alert_id, []).append({**comment, "created_at": row.created_at.isoformat()})
+    return grouped
 
 
 def export_entries(connection: Connection, manifest_sha256: str, case_id: str | None) -> list[AuditEntry]:

@@ -145,13 +145,13 @@ def add_items(connection: Connection, case_id: str, alert_ids: Sequence[str], by
     _row(connection, case_id, for_update=True)
     wanted = list(dict.fromkeys(alert_ids))
     existing: set[str] = set()
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         existing.update(connection.scalars(sa.select(alerts_table.c.id).where(alerts_table.c.id.in_(chunk))))
     missing = [alert_id for alert_id in wanted if alert_id not in existing]
     if missing:
         raise AlertNotFound(missing[0])
     present: set[str] = set()
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         present.update(_items_among(connection, case_id, chunk))
     added = [alert_id for alert_id in wanted if alert_id not in present]
     if _item_count(connection, case_id) + len(added) > MAX_CASE_ITEMS:
@@ -176,11 +176,11 @@ def remove_items(connection: Connection, case_id: str, alert_ids: Sequence[str],
         )
     i = case_items_table.c
     removed: list[str] = []
-    for chunk in _chunks(list(dict.fromkeys(alert_ids))):
+    for chunk in chunks(list(dict.fromkeys(alert_ids))):
         removed.extend(_items_among(connection, case_id, chunk))
     if removed:
         now = datetime.now(UTC)
-        for chunk in _chunks(removed):
+        for chunk in chunks(removed):
             connection.execute(sa.delete(case_items_table).where(i.case_id == case_id, i.alert_id.in_(chunk)))
         _touch(connection, case_id, now)
         audit.append(connection, by, "case.remove_items", _target(case_id), {"alert_ids": removed}, None, now)
@@ -239,7 +239,7 @@ def held_alert_ids(connection: Connection, alert_ids: Iterable[str]) -> set[str]
     """The ids among ``alert_ids`` that are items of a case under legal hold: never to be anonymised,
     deleted or erased while the hold lasts."""
     held: set[str] = set()
-    for chunk in _chunks(list(dict.fromkeys(alert_ids))):
+    for chunk in chunks(list(dict.fromkeys(alert_ids))):
         held.update(connection.scalars(held_items().where(case_items_table.c.alert_id.in_(chunk))))
     return held
 
@@ -265,6 +265,7 @@ def _touch(connection: Connection, case_id: str, now: datetime) -> None:
     connection.execute(sa.update(cases_table).where(cases_table.c.id == case_id).values(updated_at=now))
 
 
-def _chunks(ids: list[str]) -> Iterable[list[str]]:
+def chunks(ids: list[str]) -> Iterable[list[str]]:
+    """``ids`` in slices short enough for one ``IN (...)`` on either database."""
     for start in range(0, len(ids), _CHUNK):
         yield ids[start : start + _CHUNK]
