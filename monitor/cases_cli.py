@@ -220,8 +220,11 @@ def export(
 
 @cases_app.command("verify")
 def verify(path: Annotated[Path, typer.Argument(help="an export written by `veille cases export`")]) -> None:
-    """Recompute every file's SHA-256 against the manifest, find the export's audit entry by the
-    manifest's hash and verify the audit chain. Exit 1 naming what does not match."""
+    """Check an export: its files against the manifest, the manifest against the audit log.
+
+    Recomputes every file's SHA-256, finds the export's audit entry by the manifest's hash and
+    verifies the audit chain; exit 1 naming what does not match.
+    """
     try:
         manifest, digest = verify_export(path.read_bytes())
     except OSError as exc:
