@@ -7,6 +7,8 @@ a person must be named: an export that reveals personal data).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +18,7 @@ from alerts.audit import CLI_ACTOR, Actor, ChainBroken
 from alerts.case_export import ExportInvalid, verify_export
 from alerts.cases import Case, CaseStatus
 from alerts.lifecycle import LifecycleError
+from alerts.store import SqlAlertStore
 from monitor.admin_cli import open_store
 
 cases_app = typer.Typer(
@@ -30,6 +33,18 @@ ItemIds = Annotated[list[str], typer.Argument(help="alert or sample ids")]
 def _fail(exc: Exception, code: int = 1) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(code)
+
+
+@contextmanager
+def _working(*, changes: bool = True) -> Iterator[SqlAlertStore]:
+    """The store, closed after; a case rule refused exits 1 with its message."""
+    store = open_store(changes=changes)
+    try:
+        yield store
+    except LifecycleError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
 
 
 def _line(case: Case) -> str:
@@ -47,11 +62,8 @@ def list_cases(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Cases, most recently changed first."""
-    store = open_store(changes=False)
-    try:
+    with _working(changes=False) as store:
         found = store.list_cases(status=status, held=held)
-    finally:
-        store.close()
     if as_json:
         listed = [c.model_dump(mode="json", exclude={"items", "notes"}) for c in found]
         typer.echo(json.dumps(listed, indent=2))
@@ -63,13 +75,8 @@ def list_cases(
 @cases_app.command("show")
 def show(case_id: CaseArg, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """A case with its items, notes and hold."""
-    store = open_store(changes=False)
-    try:
+    with _working(changes=False) as store:
         case = store.get_case(case_id)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     if as_json:
         typer.echo(case.model_dump_json(indent=2))
         return
@@ -88,65 +95,40 @@ def create(
     owner: Annotated[str, typer.Option(help="who runs the case")],
 ) -> None:
     """Open a case; prints its id."""
-    store = open_store()
-    try:
+    with _working() as store:
         case = store.create_case(title, owner, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(case.id)
 
 
 @cases_app.command("add")
 def add(case_id: CaseArg, alert_ids: ItemIds) -> None:
     """Add alerts (or samples) to a case."""
-    store = open_store()
-    try:
+    with _working() as store:
         added = store.add_case_items(case_id, alert_ids, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"case {case_id}: {len(added)} added, {len(set(alert_ids)) - len(added)} already in")
 
 
 @cases_app.command("remove")
 def remove(case_id: CaseArg, alert_ids: ItemIds) -> None:
     """Remove items from a case (refused while it is under legal hold)."""
-    store = open_store()
-    try:
+    with _working() as store:
         removed = store.remove_case_items(case_id, alert_ids, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"case {case_id}: {len(removed)} removed")
 
 
 @cases_app.command("note")
 def note(case_id: CaseArg, body: Annotated[str, typer.Argument(help="the note's text")]) -> None:
     """Add a note to a case."""
-    store = open_store()
-    try:
+    with _working() as store:
         added = store.add_case_note(case_id, body, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"case {case_id}: note #{added.id} added")
 
 
 @cases_app.command("close")
 def close(case_id: CaseArg) -> None:
     """Close a case (a legal hold stays until released)."""
-    store = open_store()
-    try:
+    with _working() as store:
         case = store.update_case(case_id, CLI_ACTOR, status=CaseStatus.CLOSED)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(_line(case))
 
 
@@ -156,26 +138,16 @@ Reason = Annotated[str, typer.Option(help="why (recorded in the audit log), e.g.
 @cases_app.command("hold")
 def hold(case_id: CaseArg, reason: Reason) -> None:
     """Place a legal hold: retention keeps every item of the case until it is released."""
-    store = open_store()
-    try:
+    with _working() as store:
         case = store.hold_case(case_id, reason, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"case {case.id}: legal hold placed on {case.item_count} items")
 
 
 @cases_app.command("release")
 def release(case_id: CaseArg, reason: Reason) -> None:
     """Release a legal hold: the items are subject to retention again."""
-    store = open_store()
-    try:
+    with _working() as store:
         case = store.release_case(case_id, reason, CLI_ACTOR)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     typer.echo(f"case {case.id}: legal hold released ({case.item_count} items)")
 
 
@@ -202,13 +174,8 @@ def export(
     if output.exists():
         raise _fail(ValueError(f"{output} exists: choose another --output (no export is overwritten)"), 2)
     actor = Actor(name=by, role=CLI_ACTOR.role) if by is not None else CLI_ACTOR
-    store = open_store()
-    try:
+    with _working() as store:
         result = store.export_case(case_id, actor, justification=justification)
-    except LifecycleError as exc:
-        raise _fail(exc) from None
-    finally:
-        store.close()
     output.write_bytes(result.data)
     numbers = result.manifest["control_numbers"]
     typer.echo(

@@ -241,3 +241,23 @@ def test_case_lifecycle_over_http_with_holds_that_block_removal(
     actors = {(e.action, e.actor) for e in app.store.audit_entries(target=f"case:{case_id}", limit=None)}
     assert ("case.hold", "admin-1") in actors and ("case.release", "officer-1") in actors
     assert ("case.remove_items", "officer-1") in actors and ("case.update", "officer-1") in actors
+
+
+def test_cli_case_commands_work_a_case_end_to_end(cli_case: tuple[dict[str, str], str]) -> None:
+    env, _ = cli_case
+    runner = CliRunner()
+    create = ["cases", "create", "--title", "Desk chat review", "--owner", "m.martin"]
+    made = runner.invoke(veille, create, env=env)
+    assert made.exit_code == 0, made.output
+    case_id = made.stdout.strip()
+    added = runner.invoke(veille, ["cases", "add", case_id, *PII_ALERTS, PII_ALERTS[0]], env=env)
+    assert added.exit_code == 0 and "2 added, 0 already in" in added.output
+    unknown = runner.invoke(veille, ["cases", "add", case_id, "no-such-alert"], env=env)
+    assert unknown.exit_code == 1 and "alert 'no-such-alert' not found" in unknown.output
+    assert runner.invoke(veille, ["cases", "note", case_id, "Desk head interviewed."], env=env).exit_code == 0
+    assert runner.invoke(veille, ["cases", "close", case_id], env=env).exit_code == 0
+    shown = json.loads(runner.invoke(veille, ["cases", "show", case_id, "--json"], env=env).stdout)
+    assert shown["status"] == "closed" and shown["owner"] == "m.martin" and shown["item_count"] == 2
+    assert [n["body"] for n in shown["notes"]] == ["Desk head interviewed."]
+    listed = runner.invoke(veille, ["cases", "list", "--status", "closed"], env=env)
+    assert listed.exit_code == 0 and case_id in listed.output and "Desk chat review" in listed.output
