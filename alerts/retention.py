@@ -111,6 +111,9 @@ def resolve(
             rows[jurisdiction] = row.model_copy(
                 update={"days": days, "overridden_by": f"{OVERRIDE_SETTING} (pack: {was})"}
             )
+    # A code given its own period by an override is no longer covered by its pack's.
+    for jurisdiction, row in rows.items():
+        rows[jurisdiction] = row.model_copy(update={"covers": [c for c in row.covers if c not in rows]})
     named: dict[str, int] = {}
     for row in rows.values():
         if row.days is None:
@@ -119,9 +122,7 @@ def resolve(
         if row.jurisdiction == GLOBAL:
             named[GLOBAL] = row.days
         for code in row.covers:
-            # A code with its own row (an override) keeps it.
-            if code not in rows:
-                named[code] = row.days
+            named[code] = row.days
     ordered = sorted(rows.values(), key=lambda r: (r.jurisdiction != GLOBAL, r.jurisdiction))
     return RetentionPolicy(days=named, mode=mode), ordered
 

@@ -70,6 +70,7 @@ def test_an_overlay_and_the_setting_override_the_pack_and_say_so(tmp_path: Path)
         "origin": None, "overridden_by": "VEILLE_RETENTION_DAYS", "covers": [],
     }
     assert rows["GLOBAL"]["days"] == 400 and rows["EU"]["days"] == 365
+    assert "DE" not in rows["EU"]["covers"] and "IT" in rows["EU"]["covers"]
 
 
 @pytest.mark.parametrize(
@@ -125,3 +126,14 @@ def test_retention_apply_uses_each_regimes_period(store_url: str) -> None:
 def test_a_bad_override_names_the_setting() -> None:
     with pytest.raises(RetentionError, match="'US' is -1 days: use 0 to 36500 \\(VEILLE_RETENTION_DAYS\\)"):
         resolve(load_policy_set(), {"US": -1}, "anonymise")
+
+
+def test_the_resolved_policy_covers_each_code_once_with_the_most_specific_period() -> None:
+    policy, _ = resolve(load_policy_set(), {"DE": 90, "GB": 2555}, "delete")
+    days = policy.days
+    assert days["DE"] == 90 and days["IT"] == 365  # an override for one EU member only
+    assert days["FR"] == 365 and days["GP"] == 365  # fr's own pack (inherited period), its territories
+    assert days["GB"] == 2555 and days["UK"] == 2555 and days["JE"] == 2555  # a pack's override covers
+    assert days["US"] == 1095 and days["PR"] == 1095
+    assert days["*"] == 730 and days["GLOBAL"] == 730
+    assert policy.mode == "delete"
