@@ -49,6 +49,7 @@ from alerts.sql.engine import (
     reading,
     writing,
 )
+from alerts.store_cases import CaseMethods
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -83,8 +84,10 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlAlertStore:
-    """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process."""
+class SqlAlertStore(CaseMethods):
+    """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process.
+
+    Cases, legal holds and exports are in :class:`alerts.store_cases.CaseMethods`."""
 
     def __init__(
         self, engine: Engine, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
@@ -372,7 +375,8 @@ class SqlAlertStore:
         self, policy: RetentionPolicy, by: Actor, *, now: datetime | None = None, dry_run: bool = False
     ) -> RetentionReport:
         """Anonymise or delete closed alerts past their jurisdiction's age, in one transaction,
-        one audit entry per alert; an alert already anonymised is not counted again."""
+        one audit entry per alert; an alert already anonymised is not counted again, and the items
+        of a case under legal hold are kept (and counted in the report)."""
         now = now or datetime.now(UTC)
         due = retention_repo.due(policy, now)
         if due is None:

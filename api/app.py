@@ -23,6 +23,7 @@ from api.routes import (
     analytics,
     audit,
     brands,
+    cases,
     console,
     health,
     metrics,
@@ -119,6 +120,7 @@ def create_app(
     app.include_router(audit.router, prefix=API_V1_PREFIX)
     app.include_router(analytics.router, prefix=API_V1_PREFIX)
     app.include_router(silences.router, prefix=API_V1_PREFIX)
+    app.include_router(cases.router, prefix=API_V1_PREFIX)
     app.include_router(brands.router, prefix=API_V1_PREFIX)
     app.include_router(policies_routes.router, prefix=API_V1_PREFIX)
     app.include_router(session.router, prefix=API_V1_PREFIX)

@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from alerts.cases import CaseNotFound
 from alerts.lifecycle import AlertNotFound, IllegalTransition, LifecycleError
 from alerts.query import InvalidCursor, out_of_range
 from alerts.silences import SilenceNotFound
@@ -109,4 +110,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(IllegalTransition, _illegal_transition)
     app.add_exception_handler(AlertNotFound, _not_found)
     app.add_exception_handler(SilenceNotFound, _not_found)
+    app.add_exception_handler(CaseNotFound, _not_found)
     app.add_exception_handler(LifecycleError, _lifecycle_error)

@@ -17,10 +17,12 @@ import typer
 
 from alerts.anchor import AnchorFileError, read_anchors
 from alerts.audit import CLI_ACTOR, Anchor, ChainBroken, ChainTruncated, Checkpoint
-from alerts.retention import RetentionError, RetentionPolicy
+from alerts.retention import RetentionError, RetentionPolicy, RetentionRule, resolve
 from alerts.store import SqlAlertStore, StoreError
 from alerts.tokens import Role, TokenError, expiry
 from monitor.settings import Settings
+from policies.errors import PolicyError
+from policies.loader import load_policy_set
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read and verify the hash-chained audit log.", no_args_is_help=True)
@@ -29,7 +31,7 @@ retention_app = typer.Typer(
 )
 
 
-def _open(*, changes: bool = True) -> SqlAlertStore:
+def open_store(*, changes: bool = True) -> SqlAlertStore:
     """The store of the current settings; a command that ``changes`` nothing writes no checkpoint
     (a verification must never anchor the very head it is checking)."""
     settings = Settings()
@@ -58,7 +60,7 @@ def create(
         typer.echo("error: --no-expiry and --expires-in-days exclude each other; pick one", err=True)
         raise typer.Exit(2)
     days = 0 if no_expiry else expires_in_days or Settings().token_expiry_days
-    store = _open()
+    store = open_store()
     try:
         record, token = store.create_token(name, role, CLI_ACTOR, expires_at=expiry(days))
     except TokenError as exc:
@@ -78,7 +80,7 @@ def create(
 @tokens_app.command("list")
 def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every token (never the secret), with its state."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         records = store.list_tokens()
     finally:
@@ -96,7 +98,7 @@ def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 @tokens_app.command("revoke")
 def revoke(name_or_id: Annotated[str, typer.Argument(help="the token's name or id")]) -> None:
     """Revoke a token at once: the API refuses it from the next request on."""
-    store = _open()
+    store = open_store()
     try:
         record = store.revoke_token(name_or_id, CLI_ACTOR)
     except TokenError as exc:
@@ -124,7 +126,7 @@ def _expected_head(value: str) -> Checkpoint:
 def head() -> None:
     """Print the newest entry as SEQ:HASH: record it outside the database (a ticket, a safe) and give
     it back to `veille audit verify --expect-head` to prove no entry was deleted since."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         current = store.audit_head()
     finally:
@@ -161,7 +163,7 @@ def verify(
             except AnchorFileError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         verified = store.verify_audit([*expected, *anchored])
     except ChainBroken as exc:
@@ -184,7 +186,7 @@ def list_entries(
     limit: Annotated[int, typer.Option(min=1)] = 50,
 ) -> None:
     """Audit entries as JSON lines, oldest first."""
-    store = _open(changes=False)
+    store = open_store(changes=False)
     try:
         entries = store.audit_entries(target=target, limit=limit)
     finally:
@@ -193,24 +195,53 @@ def list_entries(
         typer.echo(entry.model_dump_json())
 
 
+def _retention(settings: Settings) -> tuple[RetentionPolicy, list[RetentionRule]]:
+    """The packs' periods (and the organisation's overlays), VEILLE_RETENTION_DAYS winning when set;
+    exit 2 naming the file and line of a bad pack, or the bad setting."""
+    try:
+        policies = load_policy_set(settings.policies_dir)
+    except PolicyError as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    overrides = settings.retention_days if "retention_days" in settings.model_fields_set else None
+    try:
+        return resolve(policies, overrides, settings.retention_mode)
+    except RetentionError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@retention_app.command("policy")
+def retention_policy(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Each jurisdiction's retention: days after closing, mode, the rule behind it, and what overrode
+    the pack's default (an overlay, VEILLE_RETENTION_DAYS)."""
+    _, rules = _retention(Settings())
+    if as_json:
+        typer.echo(json.dumps([rule.model_dump() for rule in rules], indent=2))
+        return
+    typer.echo(f"{'jurisdiction':<12} {'days':>6}  {'mode':<9} {'overridden by':<40} source")
+    for rule in rules:
+        days = str(rule.days) if rule.days is not None else "keep"
+        where = rule.overridden_by or "-"
+        covers = f" (also {', '.join(rule.covers)})" if rule.covers else ""
+        typer.echo(f"{rule.jurisdiction:<12} {days:>6}  {rule.mode:<9} {where:<40} {rule.source}{covers}")
+
+
 @retention_app.command("apply")
 def apply_retention(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count what is due, change nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Apply VEILLE_RETENTION_DAYS / VEILLE_RETENTION_MODE now and say what was done (audited)."""
-    settings = Settings()
-    try:
-        policy = RetentionPolicy.from_settings(settings.retention_days, settings.retention_mode)
-    except RetentionError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    store = _open()
+    """Apply the retention policy (`veille retention policy`) now and say what was done and what a
+    legal hold kept (audited)."""
+    policy, _ = _retention(Settings())
+    store = open_store()
     try:
         report = store.apply_retention(policy, CLI_ACTOR, dry_run=dry_run)
     finally:
         store.close()
     if as_json:
-        typer.echo(json.dumps({**report.model_dump(), "total": report.total}))
+        typer.echo(json.dumps({**report.model_dump(), "total": report.total, "held": report.held}))
     else:
         typer.echo(report.summary())

@@ -39,10 +39,12 @@ _mount_policies()
 
 def _mount_review() -> None:
     from monitor.admin_cli import audit_app, retention_app, tokens_app
+    from monitor.cases_cli import cases_app
 
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_app, name="audit")
     app.add_typer(retention_app, name="retention")
+    app.add_typer(cases_app, name="cases")
 
 
 _mount_review()

@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"*": 730},
         description='age in days after closing at which alerts are removed, per jurisdiction; "*" for '
-        'the others (JSON in VEILLE_RETENTION_DAYS, e.g. {"FR": 365, "*": 730})',
+        'the others (JSON in VEILLE_RETENTION_DAYS, e.g. {"FR": 365, "*": 730}); when set, each key wins '
+        "over the policy packs' retention: (see `veille retention policy`); unset, the packs decide",
     )
     retention_mode: Literal["anonymise", "delete"] = Field(
         default="anonymise",

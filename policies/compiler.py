@@ -138,6 +138,16 @@ class SpikeThresholds:
 
 
 @dataclass(frozen=True)
+class RetentionDefault:
+    """A pack's ``retention:`` after inheritance and overlays, with the file and line that set it."""
+
+    days: int
+    source: str
+    origin: str  # e.g. policies/packs/us.yaml:14
+    shipped: bool  # False: an organisation's own pack or overlay set it
+
+
+@dataclass(frozen=True)
 class Plan:
     """One jurisdiction's compiled rules and exactly the detector work they need."""
 
@@ -148,6 +158,7 @@ class Plan:
     disabled: Mapping[str, str] = field(default_factory=dict)  # rule id → recorded reason
     _by_detector: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
+    retention: RetentionDefault | None = None  # None: no pack in the chain sets one
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -195,6 +206,7 @@ def build_plan(
     disabled: Mapping[str, str],
     spikes: SpikeThresholds | None = None,
     classifier_thresholds: Mapping[str, float] | None = None,
+    retention: RetentionDefault | None = None,
 ) -> Plan:
     entities: set[str] = set()
     classifier_floors: dict[str, float] = {}
@@ -246,6 +258,7 @@ def build_plan(
         dict(disabled),
         {d: tuple(r) for d, r in by_detector.items()},
         spikes or SpikeThresholds(),
+        retention,
     )
 
 

@@ -342,6 +342,40 @@ class SpikeSpec(Strict):
         return self
 
 
+# Longer than this is almost surely a typo (the longest regime, FCA on request, is 7 years).
+RETENTION_MAX_DAYS = 36_500
+
+
+class RetentionSpec(Strict):
+    """How long the pack's jurisdiction keeps a closed alert's personal data, and which rule says so.
+
+    Inherited along ``extends``; an overlay sets its own to override it for one organisation; the
+    setting VEILLE_RETENTION_DAYS overrides both (``alerts.retention``, ``veille retention policy``).
+    """
+
+    days: int = Field(description="days after an alert is closed, e.g. 1095 for 3 years")
+    source: str = Field(
+        min_length=1, description="the regulation or decision that sets the period, e.g. SEC Rule 17a-4(b)(4)"
+    )
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _days(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= RETENTION_MAX_DAYS:
+            raise ValueError(
+                f"retention days must be a whole number of days from 0 to {RETENTION_MAX_DAYS} after an "
+                f"alert is closed, e.g. 1095 for 3 years; got {value!r}"
+            )
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the regulation or decision that sets the period, e.g. 'SYSC 10A.1.11'")
+        return value
+
+
 class DisableSpec(Strict):
     id: str = Field(pattern=RULE_ID)
     reason: str = Field(min_length=1, description="recorded: why this jurisdiction does without the rule")
@@ -354,6 +388,7 @@ class PackFile(Strict):
     disable: list[DisableSpec] = Field(default_factory=list)
     enable: list[str] = Field(default_factory=list, description="sandbox rule ids to load")
     spikes: SpikeSpec | None = Field(default=None, description="e-reputation spike thresholds")
+    retention: RetentionSpec | None = Field(default=None, description="retention period and its source")
 
     @field_validator("lists")
     @classmethod

@@ -13,7 +13,8 @@ from alerts.model import AlertStatus
 from alerts.retention import ANONYMISED, RetentionPolicy, RetentionReport, anonymised_values
 from alerts.sql import audit
 from alerts.sql.alerts import update
-from alerts.sql.schema import alerts_table, comments_table, occurrences_table
+from alerts.sql.cases import held_items
+from alerts.sql.schema import alerts_table, case_items_table, comments_table, occurrences_table
 
 
 def due(policy: RetentionPolicy, now: datetime) -> sa.ColumnElement[bool] | None:
@@ -43,7 +44,10 @@ def apply(
 ) -> RetentionReport:
     c = alerts_table.c
     report = RetentionReport(mode=policy.mode, dry_run=dry_run)
-    rows = connection.execute(sa.select(c.id, c.jurisdiction, c.evidence).where(due)).all()
+    _count_held(connection, due, report)
+    # Held alerts are filtered in SQL, in this transaction: a hold placed before it began is seen.
+    not_held = c.id.not_in(held_items())
+    rows = connection.execute(sa.select(c.id, c.jurisdiction, c.evidence).where(due, not_held)).all()
     for row in rows:
         report.by_jurisdiction[row.jurisdiction] = report.by_jurisdiction.get(row.jurisdiction, 0) + 1
         if dry_run:
@@ -70,3 +74,14 @@ def apply(
             {"jurisdiction": row.jurisdiction}, now,
         )
     return report
+
+
+def _count_held(connection: Connection, due: sa.ColumnElement[bool], report: RetentionReport) -> None:
+    c, i = alerts_table.c, case_items_table.c
+    held = held_items(i.case_id, c.jurisdiction).join(alerts_table, c.id == i.alert_id).where(due)
+    jurisdictions: dict[str, str] = {}
+    for row in connection.execute(held):
+        jurisdictions[row.alert_id] = row.jurisdiction
+        report.held_by_case[row.case_id] = report.held_by_case.get(row.case_id, 0) + 1
+    for jurisdiction in jurisdictions.values():
+        report.held_by_jurisdiction[jurisdiction] = report.held_by_jurisdiction.get(jurisdiction, 0) + 1

@@ -212,3 +212,45 @@ sink_cursors_table = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("last_error", sa.String(200), nullable=True),
 )
+
+# Cases (revision 0008): alerts (and samples, which are alerts of kind "sample") grouped for an
+# investigation, with notes and a legal hold. A hold is on while `held_at` is set; its history (who
+# placed and released it, why) is in the audit log.
+cases_table = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("held_at", UtcDateTime(), nullable=True),
+    sa.Column("held_by", sa.String(200), nullable=True),
+    sa.Column("hold_reason", sa.Text, nullable=True),
+    sa.Index("ix_cases_status_updated_at", "status", "updated_at"),
+)
+
+# No foreign key to alerts on purpose: an item must not vanish with its alert's deletion, and
+# retention never deletes an alert of a held case anyway (alerts.sql.retention).
+case_items_table = sa.Table(
+    "case_items",
+    metadata,
+    sa.Column("case_id", sa.String(32), sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("alert_id", sa.String(64), primary_key=True),
+    sa.Column("added_at", UtcDateTime(), nullable=False),
+    sa.Column("added_by", sa.String(200), nullable=False),
+    # Retention asks "is this alert under any hold?": looked up by alert.
+    sa.Index("ix_case_items_alert_id", "alert_id"),
+)
+
+case_notes_table = sa.Table(
+    "case_notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.String(32), sa.ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("author", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_case_notes_case_id", "case_id", "id"),
+)
