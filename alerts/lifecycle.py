@@ -98,6 +98,9 @@ def check_text(field: str, value: str | None, max_chars: int, *, required: bool)
         raise LifecycleError(f"{field} must not be blank")
     if len(value) > max_chars:
         raise LifecycleError(f"{field} is {len(value)} characters long; at most {max_chars} are allowed")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold U+0000: refused here as the client's mistake, not failed as a 503.
+        raise LifecycleError(f"{field} contains a NUL character (U+0000): remove it")
 
 
 def check_justification(justification: str) -> None:

@@ -104,6 +104,9 @@ def test_review_over_http(live: Callable[[str], Any], database_url: str, seed: l
 
     assigned = officer.post(f"/api/v1/alerts/{first}/assign", json={"assignee": "c.dupont"})
     assert assigned.json()["assignee"] == "c.dupont"
+    # PostgreSQL text cannot hold U+0000: the client's mistake, named, on both databases.
+    nul = officer.post(f"/api/v1/alerts/{first}/comments", json={"body": "called\u0000 the lead"})
+    assert nul.status_code == 422 and "NUL character" in nul.json()["detail"], nul.text
     comment = officer.post(f"/api/v1/alerts/{first}/comments", json={"body": "called the team lead"})
     assert comment.status_code == 201 and comment.json()["author"] == "officer-1"
     bodies = [c["body"] for c in officer.get(f"/api/v1/alerts/{first}/comments").json()]
