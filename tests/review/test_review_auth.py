@@ -133,7 +133,8 @@ def test_ops_gets_no_content_but_health_and_metrics(live: Callable[[str], Any], 
     response = ops.get("/api/v1/alerts")
     assert response.status_code == 403
     assert response.json() == {
-        "detail": "role ops may not call GET /api/v1/alerts; allowed roles: admin, comms, officer"
+        "detail": "role ops may not call GET /api/v1/alerts; "
+        "allowed roles: admin, comms, officer, principal, reviewer"
     }
     assert ops.get("/readyz").status_code == 200
     assert "veille_open_alerts" in ops.get("/metrics").text
