@@ -145,8 +145,9 @@ REVIEWERS = allow(Role.OFFICER, Role.ADMIN, Role.REVIEWER, Role.PRINCIPAL)
 # The second level (alerts.levels.SECOND_LEVEL_ROLES): approvals, QA, silences, reveals, the audit
 # log. Delegated review stays under a principal's responsibility (FINRA Rule 3110.08).
 SUPERVISORS = allow(*SECOND_LEVEL_ROLES)
-# Analytics are numbers only, never content: ops may read them, though not the alerts themselves.
-ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS, Role.PRINCIPAL)
+# Analytics are numbers only, never content: ops may read them, though not the alerts themselves;
+# reviewers see the queue's counts by severity beside the queue they work.
+ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS, Role.PRINCIPAL, Role.REVIEWER)
 ADMINS = allow(Role.ADMIN)
 # Any valid token: what a caller may learn about itself (its name and role), nothing else.
 SIGNED_IN = allow(*Role)

@@ -1,5 +1,5 @@
 """Counts over the alert queue and per-rule precision from reviewers' verdicts (officer, principal,
-admin, ops)."""
+reviewer, admin, ops)."""
 
 from __future__ import annotations
 
