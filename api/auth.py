@@ -244,6 +244,7 @@ def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> Al
             "assignee": _masked(public.assignee),
             "closed_by": _masked(public.closed_by),
             "approval_requested_by": _masked(public.approval_requested_by),
+            "approval_ticket": _masked(public.approval_ticket),
             "ticket": _masked(public.ticket),
             "origin": {},
         }
