@@ -6,6 +6,12 @@ transaction that applies it, so the rules hold whichever process (API, CLI, bulk
     open ─► acknowledged ─► in_review ─► escalated ─► closed
       └──────────┴──────────────┴────────────┴──────────►┘   (closing needs a verdict)
     closed ─► open                                          (reopen: needs a reason)
+
+    any close that needs approval ─► pending_approval ─► closed      (approved, alerts.levels)
+                                                    └──► in_review   (rejected: needs a reason)
+
+Nobody asks for ``pending_approval``: a close request lands there when :mod:`alerts.levels` says the
+closure needs a second reviewer, and only an approval or a rejection leaves it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ TRANSITIONS: Mapping[AlertStatus, tuple[AlertStatus, ...]] = {
     S.ACKNOWLEDGED: (S.IN_REVIEW, S.ESCALATED, S.CLOSED),
     S.IN_REVIEW: (S.ESCALATED, S.CLOSED),
     S.ESCALATED: (S.IN_REVIEW, S.CLOSED),
+    S.PENDING_APPROVAL: (S.IN_REVIEW, S.CLOSED),
     S.CLOSED: (S.OPEN,),
 }
 
@@ -51,8 +58,12 @@ class IllegalTransition(LifecycleError):
         self.requested = requested
         self.allowed = list(TRANSITIONS[current])
         allowed = ", ".join(s.value for s in self.allowed)
+        hint = ""
+        if requested is S.PENDING_APPROVAL:
+            hint = " (send closed with a verdict: a closure that needs approval waits there by itself)"
         super().__init__(
-            f"alert {alert_id!r} is {current.value}: it cannot go to {requested.value}; allowed: {allowed}"
+            f"alert {alert_id!r} is {current.value}: it cannot go to {requested.value}; "
+            f"allowed: {allowed}{hint}"
         )
 
 
@@ -85,6 +96,8 @@ def check_transition(
         )
     if current is S.CLOSED and not (reason and reason.strip()):
         raise LifecycleError(f"reopening alert {alert_id!r} needs a reason")
+    if current is S.PENDING_APPROVAL and to is S.IN_REVIEW and not (reason and reason.strip()):
+        raise LifecycleError(f"rejecting the closure of alert {alert_id!r} needs a reason")
     check_text("reason", reason, MAX_COMMENT_CHARS, required=False)
     check_text("ticket", ticket, MAX_TICKET_CHARS, required=False)
 

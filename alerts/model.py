@@ -23,6 +23,8 @@ class AlertStatus(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     IN_REVIEW = "in_review"
     ESCALATED = "escalated"
+    # A closure that needs a second reviewer's approval (alerts.levels): waits here with its verdict.
+    PENDING_APPROVAL = "pending_approval"
     CLOSED = "closed"
 
 
@@ -33,6 +35,14 @@ class Verdict(StrEnum):
     FALSE_POSITIVE = "false_positive"
     BENIGN = "benign"
     DUPLICATE = "duplicate"
+
+
+class QaStatus(StrEnum):
+    """Quality review of a closed alert drawn for a second-level look (alerts.levels)."""
+
+    PENDING = "pending"
+    AGREE = "agree"
+    DISAGREE = "disagree"
 
 
 # ``Alert.origin["kind"]`` of the alerts about a window of posts rather than one post (the e-reputation
@@ -115,6 +125,13 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
     acknowledged_at: datetime | None = Field(default=None, description="first moved out of open")
     closed_at: datetime | None = Field(default=None, description="last closed; null when open again")
     anonymised_at: datetime | None = Field(default=None, description="personal data removed by retention")
+    # Review levels (alerts.levels): four-eyes closures and the QA sample of first-level closures.
+    four_eyes: bool = Field(default=False, description="the rule's pack requires a second reviewer to close")
+    closed_by: str | None = Field(default=None, description="who closed it (or approved its closure)")
+    approval_verdict: Verdict | None = Field(default=None, description="verdict awaiting approval")
+    approval_ticket: str | None = Field(default=None, description="ticket of the closure awaiting approval")
+    approval_requested_by: str | None = Field(default=None, description="who asked to close it")
+    qa_status: QaStatus | None = Field(default=None, description="set when drawn for QA after closing")
     # Grouping (alerts.store): repeated hits of one rule by one author within the window.
     occurrences: int = Field(default=1, ge=1, description="hits of this rule by this author grouped here")
     last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from alerts.model import Alert, AlertStatus, Severity
+from alerts.model import Alert, AlertStatus, QaStatus, Severity
 
 T = TypeVar("T")
 
@@ -171,6 +171,7 @@ class AlertQuery(BaseModel):
     source: FilterList | None = None
     channel: FilterList | None = None
     assignee: FilterList | None = None
+    qa: Annotated[list[QaStatus], Field(min_length=1)] | None = None
     since: Instant | None = None
     until: Instant | None = None
     # Keyset order on (created_at, id); a cursor continues in the order of the page that gave it.

@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection, Engine
 from alerts import lifecycle, tokens
 from alerts.anchor import AuditAnchor
 from alerts.audit import Actor, Anchor, AuditEntry, ChainHead
-from alerts.model import Alert, AlertStatus, Verdict
+from alerts.levels import QaSampling
+from alerts.model import Alert, AlertStatus, QaStatus, Verdict
 from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
 from alerts.silences import Silence, SilenceRequest
@@ -90,9 +91,16 @@ class SqlAlertStore(CaseMethods):
     Cases, legal holds and exports are in :class:`alerts.store_cases.CaseMethods`."""
 
     def __init__(
-        self, engine: Engine, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+        self,
+        engine: Engine,
+        *,
+        group_window: timedelta | None = None,
+        audit: AuditOptions | None = None,
+        qa: QaSampling | None = None,
     ) -> None:
         self._engine = engine
+        # Which first-level closures are drawn for QA (alerts.levels); none unless configured.
+        self._qa = qa or QaSampling()
         # None or zero: every hit is its own alert (grouping off).
         self._group_window = group_window if group_window and group_window > timedelta(0) else None
         audit = audit or AuditOptions()
@@ -114,7 +122,12 @@ class SqlAlertStore(CaseMethods):
 
     @classmethod
     def open(
-        cls, url: str, *, group_window: timedelta | None = None, audit: AuditOptions | None = None
+        cls,
+        url: str,
+        *,
+        group_window: timedelta | None = None,
+        audit: AuditOptions | None = None,
+        qa: QaSampling | None = None,
     ) -> SqlAlertStore:
         """Connect to ``url`` and upgrade its schema to the newest revision (see
         :func:`alerts.sql.engine.open_engine`).
@@ -123,10 +136,11 @@ class SqlAlertStore(CaseMethods):
         one alert (``occurrences`` counts them); None keeps one alert per hit. ``audit``: view
         aggregation and anchoring (defaults: 10-minute view windows, no anchor file); raises
         :class:`alerts.anchor.AnchorFileError` when the anchor file cannot be opened for appending.
+        ``qa``: the QA sample of first-level closures (default: none).
         """
         engine = open_engine(url)
         try:
-            return cls(engine, group_window=group_window, audit=audit)
+            return cls(engine, group_window=group_window, audit=audit, qa=qa)
         except BaseException:
             engine.dispose()
             raise
@@ -212,13 +226,38 @@ class SqlAlertStore(CaseMethods):
     ) -> Alert:
         """Move one alert to ``to`` (and add ``comment``, in the same transaction); raises
         :class:`alerts.lifecycle.IllegalTransition` (with the allowed statuses),
-        :class:`LifecycleError` or :class:`AlertNotFound`."""
+        :class:`LifecycleError`, :class:`AlertNotFound`, or :class:`alerts.levels.NotPermitted` when
+        ``by``'s review level may not. A close that needs a second reviewer's approval returns the
+        alert in ``pending_approval`` (:mod:`alerts.levels`)."""
         if comment is not None:
             lifecycle.check_text("comment", comment, lifecycle.MAX_COMMENT_CHARS, required=True)
         with self._audited("transition") as connection:
             return review_repo.transition(
-                connection, alert_id, to, by, reason, verdict=verdict, ticket=ticket, comment=comment
+                connection, alert_id, to, by, reason,
+                verdict=verdict, ticket=ticket, comment=comment, qa=self._qa,
             )
+
+    def decide_approval(
+        self,
+        alert_id: str,
+        approve: bool,
+        by: Actor,
+        reason: str | None = None,
+        *,
+        comment: str | None = None,
+    ) -> Alert:
+        """Approve (closed with the requested verdict) or reject (back to in_review; ``reason``
+        required) a closure awaiting approval; ``by`` must be second level and not its requester."""
+        if comment is not None:
+            lifecycle.check_text("comment", comment, lifecycle.MAX_COMMENT_CHARS, required=True)
+        with self._audited("decide_approval") as connection:
+            return review_repo.decide(connection, alert_id, approve, by, reason, comment)
+
+    def record_qa(self, alert_id: str, outcome: QaStatus, by: Actor, *, comment: str | None = None) -> Alert:
+        """A second-level reviewer's QA outcome (agree, or disagree with a comment) on a closure drawn
+        for QA; recorded once."""
+        with self._audited("record_qa") as connection:
+            return review_repo.record_qa(connection, alert_id, outcome, comment, by)
 
     def assign(self, alert_id: str, assignee: str | None, by: Actor) -> Alert:
         """Give the alert to ``assignee`` (a reviewer's name), or unassign it with None."""
@@ -245,15 +284,17 @@ class SqlAlertStore(CaseMethods):
         verdict: Verdict | None = None,
         ticket: str | None = None,
         comment: str | None = None,
-    ) -> tuple[list[str], dict[str, str]]:
+    ) -> tuple[list[Alert], dict[str, str]]:
         """Apply one transition to every alert matching ``q`` (not its cursor or limit), all or none
-        stored in one transaction; returns ``(changed ids, {skipped id: why})``."""
+        stored in one transaction; returns ``(changed alerts as they are now, {skipped id: why})``:
+        a close needing approval changed the alert to ``pending_approval``."""
         with self._audited("bulk_transition") as connection:
             return review_repo.bulk_transition(
-                connection, q, to, by, reason, verdict=verdict, ticket=ticket, comment=comment
+                connection, q, to, by, reason, verdict=verdict, ticket=ticket, comment=comment, qa=self._qa
             )
 
-    def bulk_assign(self, q: AlertQuery, assignee: str | None, by: Actor) -> list[str]:
+    def bulk_assign(self, q: AlertQuery, assignee: str | None, by: Actor) -> tuple[list[str], dict[str, str]]:
+        """``(changed ids, {skipped id: why})``: what ``by``'s review level may not assign is skipped."""
         _check_assignee(assignee)
         with self._audited("bulk_assign") as connection:
             return review_repo.bulk_assign(connection, q, assignee, by)

@@ -23,7 +23,11 @@ _TOKEN = re.compile(r"veille_([0-9a-f]{16})_([A-Za-z0-9_-]{43})")
 
 
 class Role(StrEnum):
-    OFFICER = "officer"  # compliance officer: reads and works every alert
+    """Who may do what over the API; review levels (first, second) are decided in :mod:`alerts.levels`."""
+
+    OFFICER = "officer"  # compliance officer: reads and works every alert (second level)
+    REVIEWER = "reviewer"  # first-level reviewer: works the queue, escalates what needs a principal
+    PRINCIPAL = "principal"  # second level: approves, handles escalations and QA, signs reports
     COMMS = "comms"  # communications: e-reputation and brand alerts, pseudonymised, no PII
     OPS = "ops"  # operations: health and counts, never content
     ADMIN = "admin"  # everything, including the audit log

@@ -1,7 +1,8 @@
 """Bearer-token authentication and the roles every route declares.
 
 Each route states who may call it with a :class:`RoleGuard` dependency: one of the guards defined here
-(``READERS``, ``REVIEWERS``, ...), taken through its alias in :mod:`api.deps` (``ReaderDep``, ...), or
+(``READERS``, ``REVIEWERS``, ``SUPERVISORS``, ...), taken through its alias in :mod:`api.deps`
+(``ReaderDep``, ...), or
 ``Depends(PUBLIC)`` for routes anyone may call. A route without a guard is a bug, and
 ``tests/review/test_review_auth.py`` walks ``app.routes`` to catch one.
 
@@ -33,6 +34,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerts.audit import Actor
 from alerts.identifiers import mask_excerpt, mask_identifiers
+from alerts.levels import SECOND_LEVEL_ROLES
 from alerts.model import Alert
 from alerts.store import SqlAlertStore
 from alerts.tokens import ApiToken, Role, TokenError, expiry, token_from_secret
@@ -136,10 +138,16 @@ def allow(*roles: Role) -> RoleGuard:
     return RoleGuard(frozenset(roles))
 
 
-READERS = allow(Role.OFFICER, Role.ADMIN, Role.COMMS)
-REVIEWERS = allow(Role.OFFICER, Role.ADMIN)
-# Analytics are numbers only, never content: ops may read them, though not the alerts themselves.
-ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS)
+READERS = allow(Role.OFFICER, Role.ADMIN, Role.COMMS, Role.REVIEWER, Role.PRINCIPAL)
+# Who works the queue, first and second level; what each level may do to a given alert (escalated,
+# awaiting approval, assigned to someone else) is decided by alerts.levels inside the store.
+REVIEWERS = allow(Role.OFFICER, Role.ADMIN, Role.REVIEWER, Role.PRINCIPAL)
+# The second level (alerts.levels.SECOND_LEVEL_ROLES): approvals, QA, silences, reveals, the audit
+# log. Delegated review stays under a principal's responsibility (FINRA Rule 3110.08).
+SUPERVISORS = allow(*SECOND_LEVEL_ROLES)
+# Analytics are numbers only, never content: ops may read them, though not the alerts themselves;
+# reviewers see the queue's counts by severity beside the queue they work.
+ANALYSTS = allow(Role.OFFICER, Role.ADMIN, Role.OPS, Role.PRINCIPAL, Role.REVIEWER)
 ADMINS = allow(Role.ADMIN)
 # Any valid token: what a caller may learn about itself (its name and role), nothing else.
 SIGNED_IN = allow(*Role)
@@ -234,6 +242,9 @@ def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> Al
             "explanation": [mask_identifiers(clause) for clause in public.explanation],
             "channel": mask_identifiers(public.channel),
             "assignee": _masked(public.assignee),
+            "closed_by": _masked(public.closed_by),
+            "approval_requested_by": _masked(public.approval_requested_by),
+            "approval_ticket": _masked(public.approval_ticket),
             "ticket": _masked(public.ticket),
             "origin": {},
         }

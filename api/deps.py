@@ -17,7 +17,16 @@ from alerts.audit import Actor
 from alerts.query import Instant
 from alerts.reputation_store import ReputationStore
 from alerts.store import SqlAlertStore
-from api.auth import ADMINS, ANALYSTS, READERS, REVIEWERS, SIGNED_IN, Pseudonymizer, get_store
+from api.auth import (
+    ADMINS,
+    ANALYSTS,
+    READERS,
+    REVIEWERS,
+    SIGNED_IN,
+    SUPERVISORS,
+    Pseudonymizer,
+    get_store,
+)
 from api.schemas import AlertFilters
 from api.services.alert_stream import StreamSlots
 from api.services.brands import BrandReports, WindowQuery
@@ -60,6 +69,7 @@ StreamSlotsDep = Annotated[StreamSlots, Depends(get_stream_slots)]
 # The caller, once authenticated and allowed (see api.auth for who each guard lets in).
 ReaderDep = Annotated[Actor, Depends(READERS)]
 ReviewerDep = Annotated[Actor, Depends(REVIEWERS)]
+SupervisorDep = Annotated[Actor, Depends(SUPERVISORS)]
 AnalystDep = Annotated[Actor, Depends(ANALYSTS)]
 AdminDep = Annotated[Actor, Depends(ADMINS)]
 SignedInDep = Annotated[Actor, Depends(SIGNED_IN)]

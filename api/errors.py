@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from alerts.cases import CaseNotFound
+from alerts.levels import AwaitingApproval, NotPermitted
 from alerts.lifecycle import AlertNotFound, IllegalTransition, LifecycleError
 from alerts.query import InvalidCursor, out_of_range
 from alerts.silences import SilenceNotFound
@@ -97,6 +98,14 @@ async def _not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
+async def _not_permitted(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=403, content={"detail": str(exc)})
+
+
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+
 async def _lifecycle_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": str(exc)})
 
@@ -111,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AlertNotFound, _not_found)
     app.add_exception_handler(SilenceNotFound, _not_found)
     app.add_exception_handler(CaseNotFound, _not_found)
+    app.add_exception_handler(NotPermitted, _not_permitted)
+    app.add_exception_handler(AwaitingApproval, _conflict)
     app.add_exception_handler(LifecycleError, _lifecycle_error)

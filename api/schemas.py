@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, Severity, alert_id
+from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, QaStatus, Severity, alert_id
 from alerts.query import AlertQuery, Instant, Order
 from api.errors import BadRequest
 from policies.post import Source
@@ -113,6 +113,9 @@ class AlertFilters(BaseModel):
     assignee: list[_FilterValue] = Field(
         default_factory=list, max_length=100, description="reviewer's name; repeatable"
     )
+    qa: list[QaStatus] = Field(
+        default_factory=list, max_length=3, description="QA review of closed alerts, e.g. pending"
+    )
     since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
@@ -146,6 +149,7 @@ class AlertFilters(BaseModel):
                 source=[str(source) for source in self.source] or None,
                 channel=self.channel or None,
                 assignee=self.assignee or None,
+                qa=self.qa or None,
                 since=self.since,
                 until=self.until,
                 order=self.order,

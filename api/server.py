@@ -73,7 +73,9 @@ def serve(settings: Settings) -> None:
 
     Returns normally after a signal (exit status 0 for the CLI): the shutdown was the one asked for.
     """
-    store = SqlAlertStore.open(settings.resolved_database_url, audit=settings.audit_options)
+    store = SqlAlertStore.open(
+        settings.resolved_database_url, audit=settings.audit_options, qa=settings.qa_sampling
+    )
     try:
         checks: dict[str, Callable[[], None]] = {}
         broker = broker_check(settings)

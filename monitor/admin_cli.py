@@ -92,7 +92,7 @@ def list_tokens(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     for r in records:
         state = "revoked" if r.revoked_at else ("expired" if not r.usable(now) else "active")
         expires = r.expires_at.isoformat() if r.expires_at else "never"
-        typer.echo(f"{r.id}  {r.name:<30} {r.role.value:<8} {state:<8} expires {expires}")
+        typer.echo(f"{r.id}  {r.name:<30} {r.role.value:<9} {state:<8} expires {expires}")
 
 
 @tokens_app.command("revoke")

@@ -183,6 +183,7 @@ class Pipeline:
             references=list(hit.references),
             origin=origin,
             comms_visible=hit.for_communications,
+            four_eyes=hit.four_eyes,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -9,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from alerts.levels import QaSampling
 from alerts.store import AuditOptions
 from detectors.config import DetectorConfig
 from monitor.brands import BrandConfig, check_brands, default_brands
@@ -113,6 +116,17 @@ class Settings(BaseSettings):
     group_window_seconds: int = Field(
         default=3600, ge=0, le=30 * 86400,
         description="hits of one rule by one author within this many seconds become one alert; 0 = off",
+    )
+    qa_sample_rate: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="fraction of the alerts closed by first-level reviewers drawn for a principal's QA "
+        "review (alerts.levels); 0 = none",
+    )
+    qa_sample_key: SecretStr | None = Field(
+        default=None, min_length=16,
+        description="secret key of the QA draw (HMAC of the alert id): the same key draws the same "
+        "alerts, and reviewers without it cannot tell which closures will be checked; unset = derived "
+        "from VEILLE_PSEUDONYM_KEY, or random per API process when that is unset too",
     )
     retention_days: dict[str, int] = Field(
         default_factory=lambda: {"*": 730},
@@ -220,6 +234,18 @@ class Settings(BaseSettings):
             anchor_every_seconds=self.audit_anchor_every_seconds,
             view_window=timedelta(seconds=self.audit_view_window_seconds),
         )
+
+    @property
+    def qa_sampling(self) -> QaSampling:
+        if self.qa_sample_key is not None:
+            key = self.qa_sample_key.get_secret_value().encode()
+        elif self.pseudonym_key is not None:
+            # A key of its own for the draw, so knowing one use of the secret reveals nothing of the other.
+            pseudonym_key = self.pseudonym_key.get_secret_value().encode()
+            key = hmac.new(pseudonym_key, b"veille qa sample", "sha256").digest()
+        else:
+            key = secrets.token_bytes(32)
+        return QaSampling(rate=self.qa_sample_rate, key=key)
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,6 +31,7 @@ class RuleHit:
     remediation: str | None
     references: tuple[str, ...]
     audience: tuple[str, ...]  # pack key `audience:`: decides who sees the alert
+    four_eyes: bool = False  # pack key `four_eyes:`: closing needs a second reviewer (alerts.levels)
 
     @property
     def for_communications(self) -> bool:
@@ -96,6 +97,7 @@ class CompiledRule:
             remediation=spec.remediation,
             references=tuple(spec.references),
             audience=tuple(spec.audience),
+            four_eyes=spec.four_eyes,
         )
 
     def suppressed_by(self, ctx: Context) -> str | None:

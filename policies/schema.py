@@ -297,6 +297,10 @@ class RuleSpec(Strict):
         min_length=1,
         description="who reviews its alerts: [compliance], or [compliance, communications] for e-reputation",
     )
+    four_eyes: bool = Field(
+        default=False,
+        description="closing its alerts needs a second reviewer's approval (say why in a comment)",
+    )
     tags: list[str] = Field(default_factory=list)
     when: Condition
     exceptions: list[ExceptionSpec] = Field(default_factory=list)

@@ -56,6 +56,12 @@ _SCALARS = (
     "silenced",
     "evidence_total",
     "comms_visible",
+    "four_eyes",
+    "closed_by",
+    "approval_verdict",
+    "approval_ticket",
+    "approval_requested_by",
+    "qa_status",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
@@ -97,6 +103,8 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.channel.in_(q.channel))
     if q.assignee:
         where.append(c.assignee.in_(q.assignee))
+    if q.qa:
+        where.append(c.qa_status.in_([s.value for s in q.qa]))
     if q.since is not None:
         where.append(c.created_at >= q.since)
     if q.until is not None:

@@ -84,6 +84,13 @@ alerts_table = sa.Table(
     sa.Column("changed_at", UtcDateTime(), nullable=False),
     # The rule's declared audience includes communications (revision 0004).
     sa.Column("comms_visible", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Review levels (revision 0007, rules in alerts.levels): four eyes and the QA sample.
+    sa.Column("four_eyes", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("approval_verdict", sa.String(32), nullable=True),
+    sa.Column("approval_ticket", sa.String(200), nullable=True),
+    sa.Column("approval_requested_by", sa.String(200), nullable=True),
+    sa.Column("qa_status", sa.String(16), nullable=True),
     # Newest-first listing and its keyset cursor; the status one also serves "open, newest first".
     sa.Index("ix_alerts_created_at_id", "created_at", "id"),
     sa.Index("ix_alerts_status_created_at_id", "status", "created_at", "id"),
@@ -95,6 +102,8 @@ alerts_table = sa.Table(
     # Grouping looks up the newest alert of one rule by one author.
     sa.Index("ix_alerts_group", "rule_id", "author_id", "created_at"),
     sa.Index("ix_alerts_changed_at_id", "changed_at", "id"),
+    # The second level's QA queue (qa=pending).
+    sa.Index("ix_alerts_qa_status", "qa_status"),
 )
 
 # One row per rule hit (its id is the hit's alert_id(post, rule)): keeps replays idempotent when

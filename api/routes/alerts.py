@@ -26,9 +26,10 @@ def list_alerts(
     filters: AlertFiltersDep, store: StoreDep, actor: ReaderDep, pseudonymize: PseudonymizerDep
 ) -> AlertsPage:
     """Filters combine with AND; a repeated parameter matches any of its values
-    (`?severity=high&severity=critical`). Roles: officer, admin; comms sees only the alerts of rules
-    whose audience lists communications (and e-reputation spikes), author and post pseudonymised,
-    without personal-data evidence, identifiers masked."""
+    (`?severity=high&severity=critical`). Roles: officer, reviewer, principal, admin; comms sees only
+    the alerts of rules whose audience lists communications (and e-reputation spikes), author and post
+    pseudonymised, without personal-data evidence, identifiers masked. The second level's queues:
+    `?status=pending_approval` (closures to approve) and `?qa=pending` (closures drawn for QA)."""
     query = filters.to_query()
     if actor.role == Role.COMMS.value:
         query = query.model_copy(update={"comms_visible": True})

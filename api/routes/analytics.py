@@ -1,4 +1,5 @@
-"""Counts over the alert queue and per-rule precision from reviewers' verdicts (officer, admin, ops)."""
+"""Counts over the alert queue and per-rule precision from reviewers' verdicts (officer, principal,
+reviewer, admin, ops)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from alerts.anchor import AnchorFileError, read_anchors
 from alerts.audit import Anchor, AuditEntry, ChainBroken
-from api.deps import AdminDep, ReviewerDep, SettingsDep, StoreDep
+from api.deps import AdminDep, SettingsDep, StoreDep, SupervisorDep
 from api.schemas import guarded_responses
 
 router = APIRouter(
@@ -42,7 +42,7 @@ class AuditVerification(BaseModel):
 @router.get("", response_model=AuditPage, summary="Audit entries, oldest first")
 def list_audit(
     store: StoreDep,
-    actor: ReviewerDep,
+    actor: SupervisorDep,
     target: Annotated[str | None, Query(max_length=200, description="e.g. alert:<id> or token:<id>")] = None,
     after: Annotated[int, Query(ge=0, description="sequence number to continue after")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

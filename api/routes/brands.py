@@ -1,4 +1,4 @@
-"""E-reputation for communications (officer, admin, comms): a brand's sentiment and volume over time.
+"""E-reputation for communications (readers: every role but ops): a brand's sentiment and volume over time.
 
 Only aggregates leave these routes (see :mod:`api.services.brands`): counts, means and frequent
 words, never a post, an author or a text.
@@ -32,7 +32,7 @@ _UNKNOWN_BRAND: dict[int | str, dict[str, Any]] = {
     responses={400: {"model": ErrorMessage, "description": "bad time range"}},
 )
 def share_of_voice(reports: BrandReportsDep, _actor: ReaderDep, query: WindowQueryDep) -> ShareOfVoice:
-    """Roles: officer, admin, comms. Every configured brand is listed, in configuration order."""
+    """Roles: every role but ops. Every configured brand is listed, in configuration order."""
     return reports.share_of_voice(query)
 
 
@@ -49,7 +49,7 @@ def brand_themes(
     query: WindowQueryDep,
     limit: Annotated[int, Query(ge=1, le=100, description="words returned, most frequent first")] = 20,
 ) -> Themes:
-    """Roles: officer, admin, comms. Words only: no post, author, handle, number or address."""
+    """Roles: every role but ops. Words only: no post, author, handle, number or address."""
     return reports.themes(brand, query, limit)
 
 
@@ -66,5 +66,5 @@ def brand_timeline(
     query: WindowQueryDep,
     step: Annotated[int | None, Query(gt=0, description="seconds per point; default: the window")] = None,
 ) -> Timeline:
-    """Roles: officer, admin, comms. Points are zero-filled, one per step from `from` to `to`."""
+    """Roles: every role but ops. Points are zero-filled, one per step from `from` to `to`."""
     return reports.timeline(brand, query, step)

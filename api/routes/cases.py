@@ -1,8 +1,9 @@
 """Cases, legal holds and exports for counsel (rules in :mod:`alerts.cases`, packaging in
-:mod:`alerts.case_export`): officers and admins only, every change audited by the store.
+:mod:`alerts.case_export`), every change audited by the store.
 
-The roles ``reviewer`` and ``principal`` of issue 14 item 3 are not here yet: these routes use the
-existing ``REVIEWERS`` guard (officer, admin); whoever adds the roles decides who joins it.
+Anyone who works the queue (``REVIEWERS``) may build a case; placing or releasing a legal hold and
+exporting for counsel are second-level acts (``SUPERVISORS``: principal, officer, admin), as the
+responsibility a principal cannot delegate (FINRA 3110.08).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.cases import MAX_CASE_ITEMS, MAX_TITLE_CHARS, Case, CaseNote, CaseStatus
 from alerts.lifecycle import MAX_COMMENT_CHARS, MAX_NAME_CHARS
-from api.deps import AlertId, ReviewerDep, StoreDep
+from api.deps import AlertId, ReviewerDep, StoreDep, SupervisorDep
 from api.schemas import STORE_UNAVAILABLE, ErrorMessage, guarded_responses
 
 router = APIRouter(
@@ -126,12 +127,12 @@ def add_note(case_id: CaseId, body: NoteCreate, store: StoreDep, actor: Reviewer
 
 
 @router.post("/cases/{case_id}/hold", response_model=Case, summary="Place a legal hold")
-def hold(case_id: CaseId, body: HoldRequest, store: StoreDep, actor: ReviewerDep) -> Case:
+def hold(case_id: CaseId, body: HoldRequest, store: StoreDep, actor: SupervisorDep) -> Case:
     return store.hold_case(case_id, body.reason, actor)
 
 
 @router.post("/cases/{case_id}/release", response_model=Case, summary="Release a legal hold")
-def release(case_id: CaseId, body: HoldRequest, store: StoreDep, actor: ReviewerDep) -> Case:
+def release(case_id: CaseId, body: HoldRequest, store: StoreDep, actor: SupervisorDep) -> Case:
     return store.release_case(case_id, body.reason, actor)
 
 
@@ -144,7 +145,7 @@ _ZIP: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/cases/{case_id}/export", response_class=Response, responses=_ZIP, summary="Export a case")
-def export_case(case_id: CaseId, body: ExportRequest, store: StoreDep, actor: ReviewerDep) -> Response:
+def export_case(case_id: CaseId, body: ExportRequest, store: StoreDep, actor: SupervisorDep) -> Response:
     """The case as a zip for counsel or a regulator (manifest, CSV load file, one JSON per item),
     audited with the manifest's SHA-256; check it later with ``veille cases verify``."""
     result = store.export_case(case_id, actor, justification=body.reveal_justification)

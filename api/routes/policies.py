@@ -1,4 +1,5 @@
-"""The policy packs (officer, admin): browse them by jurisdiction, and try a text against them.
+"""The policy packs (reviewer, principal, officer, admin): browse them by jurisdiction, and try a
+text against them.
 
 Both come from :mod:`api.services.policies`, which explains with the engine behind
 ``veille policies explain``.
@@ -16,7 +17,7 @@ router = APIRouter(
     prefix="/policies",
     tags=["policies"],
     responses={
-        **guarded_responses("only officer and admin tokens may read the policy packs"),
+        **guarded_responses("only reviewer, principal, officer and admin tokens may read the policy packs"),
         503: {"model": ErrorMessage, "description": "the policy packs did not load"},
     },
 )

@@ -1,27 +1,34 @@
 """Working the queue: status transitions, assignment, comments, and the same on a filtered set.
 
 The rules live in :mod:`alerts.lifecycle`; an illegal transition answers 409 with the statuses that
-are allowed from where the alert is. Every change is audited by the store in its own transaction.
+are allowed from where the alert is. Review levels (:mod:`alerts.levels`): a change the caller's level
+may not make (a first-level reviewer on an escalated alert, approving one's own closure) answers 403
+saying who may; a closure that needs four eyes answers 200 with the alert in ``pending_approval``,
+which a second-level reviewer approves or rejects. Every change is audited by the store in its own
+transaction.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.lifecycle import MAX_COMMENT_CHARS, MAX_NAME_CHARS, MAX_TICKET_CHARS
-from alerts.model import AlertStatus, Verdict
+from alerts.model import AlertStatus, QaStatus, Verdict
 from api.auth import visible_alert
-from api.deps import AlertId, PseudonymizerDep, ReviewerDep, StoreDep
+from api.deps import AlertId, PseudonymizerDep, ReviewerDep, StoreDep, SupervisorDep
 from api.schemas import STORE_UNAVAILABLE, AlertFilters, AlertPublic, ErrorMessage, guarded_responses
 
 router = APIRouter(
     tags=["review"],
     responses={
-        **guarded_responses("only officer and admin tokens may change alerts"),
+        **guarded_responses(
+            "the token's role may not call this route, or its review level may not make this change "
+            "(alerts.levels): the message says who may"
+        ),
         422: {"description": "the request breaks a lifecycle rule (e.g. closing without a verdict)"},
         503: STORE_UNAVAILABLE,
     },
@@ -94,6 +101,44 @@ class BulkAssignRequest(AssignRequest):
 class BulkResult(BaseModel):
     changed: list[str] = Field(description="ids of the alerts changed")
     skipped: dict[str, str] = Field(default_factory=dict, description="id → why it was left as it was")
+    pending_approval: list[str] = Field(
+        default_factory=list,
+        description="ids among the changed whose closure now awaits a second reviewer's approval",
+    )
+
+
+class ApprovalRequest(BaseModel):
+    """A second-level reviewer's decision on a closure awaiting approval (``pending_approval``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"decision": "approve"},
+                {"decision": "reject", "reason": "the post names a client: this is no false positive"},
+            ]
+        },
+    )
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="required to reject; recorded in the audit"
+    )
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+
+
+class QaRequest(BaseModel):
+    """A second-level reviewer's QA outcome on a first-level closure drawn for QA (``qa=pending``)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"outcome": "disagree", "comment": "this was a true positive"}]},
+    )
+
+    outcome: Literal[QaStatus.AGREE, QaStatus.DISAGREE]
+    comment: str | None = Field(
+        default=None, max_length=MAX_COMMENT_CHARS, description="required to disagree: say why"
+    )
 
 
 @router.post(
@@ -166,12 +211,49 @@ def bulk_transition(body: BulkTransitionRequest, store: StoreDep, actor: Reviewe
         ticket=body.ticket,
         comment=body.comment,
     )
-    return BulkResult(changed=changed, skipped=skipped)
+    pending = [a.id for a in changed if a.status is AlertStatus.PENDING_APPROVAL]
+    return BulkResult(changed=[a.id for a in changed], skipped=skipped, pending_approval=pending)
 
 
 @router.post("/bulk/assign", response_model=BulkResult, summary="Assign every alert matching a filter")
 def bulk_assign(body: BulkAssignRequest, store: StoreDep, actor: ReviewerDep) -> BulkResult:
-    return BulkResult(changed=store.bulk_assign(body.filter.to_query(), body.assignee, actor))
+    """A first-level reviewer assigns to themselves only; escalated alerts are skipped for them."""
+    changed, skipped = store.bulk_assign(body.filter.to_query(), body.assignee, actor)
+    return BulkResult(changed=changed, skipped=skipped)
+
+
+@router.post(
+    "/alerts/{alert_id}/approval",
+    response_model=AlertPublic,
+    summary="Approve or reject a closure awaiting approval (second level, four eyes)",
+    responses={
+        **_NOT_FOUND,
+        403: {"model": ErrorMessage, "description": "not second level, or the requester themselves"},
+    },
+)
+def decide_approval(
+    alert_id: AlertId, body: ApprovalRequest, store: StoreDep, actor: SupervisorDep,
+    pseudonymize: PseudonymizerDep,
+) -> AlertPublic:
+    """Approving closes the alert with the verdict that was asked for; rejecting sends it back to
+    in_review with the reason. The person who asked for the closure may do neither."""
+    alert = store.decide_approval(
+        alert_id, body.decision == "approve", actor, body.reason, comment=body.comment
+    )
+    return visible_alert(alert, actor, pseudonymize)
+
+
+@router.post(
+    "/alerts/{alert_id}/qa",
+    response_model=AlertPublic,
+    summary="Record the QA outcome of a closure drawn for QA (second level)",
+    responses=_NOT_FOUND,
+)
+def record_qa(
+    alert_id: AlertId, body: QaRequest, store: StoreDep, actor: SupervisorDep, pseudonymize: PseudonymizerDep
+) -> AlertPublic:
+    alert = store.record_qa(alert_id, body.outcome, actor, comment=body.comment)
+    return visible_alert(alert, actor, pseudonymize)
 
 
 class RevealRequest(BaseModel):
@@ -210,9 +292,10 @@ class Occurrence(BaseModel):
     responses=_NOT_FOUND,
 )
 def reveal(
-    alert_id: AlertId, body: RevealRequest, store: StoreDep, actor: ReviewerDep
+    alert_id: AlertId, body: RevealRequest, store: StoreDep, actor: SupervisorDep
 ) -> list[RevealedSpan]:
-    """Officers and admins only, and only with a justification; comms never sees a raw span."""
+    """Second level only (principal, officer, admin), and only with a justification; comms never
+    sees a raw span."""
     spans = store.reveal(alert_id, body.justification, actor, index=body.index)
     return [RevealedSpan.model_validate(s) for s in spans]
 

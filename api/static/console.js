@@ -11,12 +11,15 @@ import { mountPolicies } from "./policies.js";
 import { mountSilences, mountTokens } from "./admin.js";
 
 // What each role may use, as the API's guards allow it (api/auth.py): the navigation shows no more.
+// Review levels (alerts/levels.py): reviewer is first level; principal, officer and admin second.
+const REVIEWERS = ["reviewer", "principal", "officer", "admin"];
+const SECOND_LEVEL = ["principal", "officer", "admin"];
 const PAGES = [
-  { id: "queue", label: "Alert queue", roles: ["officer", "admin"], mount: mountQueue },
-  { id: "reputation", label: "E-reputation", roles: ["comms", "officer", "admin"], mount: mountReputation },
-  { id: "overview", label: "Overview", roles: ["officer", "admin", "ops"], mount: mountOverview },
-  { id: "policies", label: "Policies", roles: ["officer", "admin"], mount: mountPolicies },
-  { id: "silences", label: "Silences", roles: ["officer", "admin"], mount: mountSilences },
+  { id: "queue", label: "Alert queue", roles: REVIEWERS, mount: mountQueue },
+  { id: "reputation", label: "E-reputation", roles: ["comms", ...REVIEWERS], mount: mountReputation },
+  { id: "overview", label: "Overview", roles: [...SECOND_LEVEL, "ops"], mount: mountOverview },
+  { id: "policies", label: "Policies", roles: REVIEWERS, mount: mountPolicies },
+  { id: "silences", label: "Silences", roles: SECOND_LEVEL, mount: mountSilences },
   { id: "tokens", label: "Tokens", roles: ["admin"], mount: mountTokens },
 ];
 
@@ -71,7 +74,9 @@ function go(pageId, { push = true } = {}) {
 
 const context = {
   get me() { return session.me; },
-  canReview: () => ["officer", "admin"].includes(session.me?.role),
+  canReview: () => REVIEWERS.includes(session.me?.role),
+  // Approvals, QA, silences, reveals and the audit log: the second level only (the API says the same).
+  secondLevel: () => SECOND_LEVEL.includes(session.me?.role),
   setUrl(params) {
     history.replaceState(null, "", `?${params}`);
   },

@@ -11,6 +11,8 @@ const TRANSITIONS = {
   acknowledged: ["in_review", "escalated", "closed"],
   in_review: ["escalated", "closed"],
   escalated: ["in_review", "closed"],
+  // Left only by an approval or a rejection (alerts/levels.py), never by a plain transition.
+  pending_approval: [],
   closed: ["open"],
 };
 
@@ -46,6 +48,11 @@ function meta(alert) {
     ["Assignee", alert.assignee || "—"],
     ["Verdict", alert.verdict ? words(alert.verdict) : "—"],
     ["Ticket", alert.ticket || "—"],
+    ["Four eyes", alert.four_eyes ? "closing needs a second reviewer" : "no"],
+    ["Closure asked", alert.approval_requested_by
+      ? `${words(alert.approval_verdict)} by ${alert.approval_requested_by}, awaiting approval` : "—"],
+    ["Closed by", alert.closed_by || "—"],
+    ["QA", alert.qa_status ? words(alert.qa_status) : "—"],
     ["Occurrences", alert.occurrences ?? 1],
     ["Silenced", alert.silenced ? "yes" : "no"],
     ["Policy version", alert.policy_version],
@@ -89,14 +96,34 @@ function resetForms(alert) {
   }
   $("assignee").value = alert.assignee || "";
   $("revealed").replaceChildren();
-  $("reveal-form").hidden = !alert.evidence.some((e) => e.personal);
+  // The second level's tools (alerts/levels.py); the API refuses them to others all the same.
+  const second = state.ctx.secondLevel();
+  const me = state.ctx.me?.name;
+  $("reveal-form").hidden = !second || !alert.evidence.some((e) => e.personal);
+  $("silence-similar").hidden = !second;
+  const pending = alert.status === "pending_approval";
+  $("approval-form").hidden = !(second && pending && alert.approval_requested_by !== me);
+  $("approval-reason").value = "";
+  $("qa-form").hidden = !(second && alert.qa_status === "pending" && alert.closed_by !== me);
+  $("qa-comment").value = "";
+  const secondLevelOnly = !second && (pending || alert.status === "escalated");
+  $("transition-form").hidden = secondLevelOnly || TRANSITIONS[alert.status].length === 0;
+  $("assign-form").hidden = secondLevelOnly;
+  let note = "";
+  if (secondLevelOnly) note = `This alert is ${words(alert.status)}: a second-level reviewer takes it from here; you may comment.`;
+  else if (pending && alert.approval_requested_by === me) note = "You asked for this closure: another second-level reviewer approves or rejects it.";
+  $("level-note").textContent = note;
+  $("level-note").hidden = !note;
 }
 
 async function history(alert) {
+  // The audit log is the second level's to read (api/auth.py SUPERVISORS).
   const [comments, occurrences, audit] = await Promise.all([
     getJson(path("/comments")),
     getJson(path("/occurrences")),
-    getJson(`audit?target=${encodeURIComponent(`alert:${alert.id}`)}&limit=200`),
+    state.ctx.secondLevel()
+      ? getJson(`audit?target=${encodeURIComponent(`alert:${alert.id}`)}&limit=200`)
+      : Promise.resolve({ data: [] }),
   ]);
   if (state.id !== alert.id) return;
   fillList($("comments"), comments, (c) => {
@@ -116,7 +143,7 @@ async function history(alert) {
     const what = changes(entry);
     if (what) li.append(el("div", what, "muted small"));
     return li;
-  }, "no audit entry");
+  }, state.ctx.secondLevel() ? "no audit entry" : "the audit log is read by second-level reviewers");
 }
 
 function syncTransitionFields() {
@@ -198,6 +225,23 @@ export function mountDetail(ctx) {
     if (to === "closed" && ticket) payload.ticket = ticket;
     if (note) { if (to === "open") payload.reason = note; else payload.comment = note; }
     act(() => sendJson("POST", path("/transition"), payload), `Moved to ${words(to)}`);
+  });
+  $("approval-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const reason = $("approval-reason").value.trim();
+    act(() => sendJson("POST", path("/approval"), { decision: "approve", ...(reason ? { reason } : {}) }),
+      "Closure approved");
+  });
+  $("reject").addEventListener("click", () => {
+    const reason = $("approval-reason").value.trim();
+    act(() => sendJson("POST", path("/approval"), { decision: "reject", reason: reason || null }),
+      "Closure rejected: back in review");
+  });
+  $("qa-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const comment = $("qa-comment").value.trim();
+    act(() => sendJson("POST", path("/qa"), { outcome: $("qa-outcome").value, ...(comment ? { comment } : {}) }),
+      "QA outcome recorded");
   });
   $("assign-form").addEventListener("submit", (event) => {
     event.preventDefault();

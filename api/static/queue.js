@@ -1,4 +1,4 @@
-// The alert queue (officer, admin): filters kept in the URL, newest or oldest first, live updates from
+// The alert queue (every reviewing role): filters kept in the URL, newest or oldest first, live updates from
 // the event stream, keyboard navigation, multi-select with bulk assign and bulk transition.
 
 import { ApiError, getJson, query, sendJson, stream } from "./api.js";
@@ -6,7 +6,7 @@ import { $, announce, el, severityBadge, showError, timeEl, words } from "./dom.
 import { closeDetail, detailOpenFor, openDetail } from "./detail.js";
 
 const PAGE_SIZE = 50;
-const FIELDS = ["status", "severity", "jurisdiction", "rule", "channel", "source", "assignee", "since", "until", "order"];
+const FIELDS = ["status", "qa", "severity", "jurisdiction", "rule", "channel", "source", "assignee", "since", "until", "order"];
 const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 const SHORT_TIME = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
 
@@ -75,7 +75,7 @@ export function mountQueue(ctx) {
     const same = (name, value) => !f[name] || String(value ?? "").toLowerCase() === f[name].toLowerCase();
     return same("status", alert.status) && same("severity", alert.severity) && same("jurisdiction", alert.jurisdiction)
       && same("rule", alert.rule_id) && same("channel", alert.channel) && same("source", alert.source)
-      && same("assignee", alert.assignee)
+      && same("assignee", alert.assignee) && same("qa", alert.qa_status)
       && (!f.since || new Date(alert.created_at) >= new Date(f.since))
       && (!f.until || new Date(alert.created_at) < new Date(f.until));
   }
@@ -170,7 +170,9 @@ export function mountQueue(ctx) {
       const skipped = Object.entries(result.skipped || {});
       state.selected.clear();
       await load(true);
-      announce(done(result.changed.length));
+      const waiting = (result.pending_approval || []).length;
+      // A four-eyes closure is only asked for: say so rather than let "closed" be believed.
+      announce(done(result.changed.length) + (waiting ? `; ${waiting} awaiting a second reviewer's approval` : ""));
       showError(skipped.length ? `${skipped.length} left unchanged: ${skipped.map(([id, why]) => `${id.slice(0, 8)}… ${why}`).join("; ")}` : "");
     } catch (error) {
       showError(`Bulk action failed: ${error.message}`);

@@ -36,7 +36,9 @@ def test_bad_severity_among_good_ones_is_located(api: httpx.Client) -> None:
 def test_bad_status_and_source_list_the_allowed_values(api: httpx.Client) -> None:
     error = only_error(api.get("/api/v1/alerts", params={"status": "done"}))
     assert error["loc"] == ["query", "status", 0]
-    assert error["msg"] == "Input should be 'open', 'acknowledged', 'in_review', 'escalated' or 'closed'"
+    assert error["msg"] == (
+        "Input should be 'open', 'acknowledged', 'in_review', 'escalated', 'pending_approval' or 'closed'"
+    )
     error = only_error(api.get("/api/v1/alerts", params={"source": "twitter"}))
     assert error["msg"] == "Input should be 'internal' or 'external'"
 

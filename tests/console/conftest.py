@@ -35,6 +35,8 @@ WINDOW = 300  # the default reputation window (monitor.reputation_state)
 RAW_EMAIL = "claire.durand@example.org"
 RAW_NIR = "2 85 07 75 123 456 01"
 OFFICER = Actor(name="seed-officer", role=Role.OFFICER.value)
+# Critical false positives need a second reviewer's approval (alerts.levels): this one gives it.
+APPROVER = Actor(name="seed-principal", role=Role.PRINCIPAL.value)
 
 
 def _now() -> datetime:
@@ -129,7 +131,9 @@ def review_some(store: SqlAlertStore, alerts: list[Alert]) -> None:
             store.transition(a.id, AlertStatus.ACKNOWLEDGED, OFFICER)
         elif i % 3 == 1:
             verdict = Verdict.FALSE_POSITIVE if i % 2 else Verdict.TRUE_POSITIVE
-            store.transition(a.id, AlertStatus.CLOSED, OFFICER, verdict=verdict)
+            closed = store.transition(a.id, AlertStatus.CLOSED, OFFICER, verdict=verdict)
+            if closed.status is AlertStatus.PENDING_APPROVAL:
+                store.decide_approval(a.id, True, APPROVER)
 
 
 def seed_windows(rep: ReputationStore) -> None:

@@ -192,3 +192,45 @@ def test_every_action_of_the_detail_panel_is_reachable_at_1280x720(
     shot(page, "officer-detail-1280x720-scrolled")
     # Long reference URLs wrap inside the panel instead of widening it.
     assert detail.evaluate("d => d.scrollWidth <= d.clientWidth")
+
+
+def test_a_reviewer_asks_and_a_principal_approves_in_the_console(
+    console: Any, screen: Callable[..., Page], shot: Shot
+) -> None:
+    """Four eyes in the browser: the reviewer's close of a critical alert waits; the reviewer gets no
+    second-level tool; a principal sees the request in the pending_approval queue and approves it."""
+    target = next(a for a in console.alerts if a.rule_id == "fr-nir-in-post")  # critical
+    page = screen()
+    console.sign_in(page, Role.REVIEWER, "queue")
+    page.goto(f"{console.url}/?view=queue&rule=fr-nir-in-post")
+    expect(page.locator(ROWS)).to_have_count(1)
+    page.locator("body").press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator("#detail")).to_be_visible()
+    for second_level_only in ("#silence-similar", "#reveal-form", "#approval-form", "#qa-form"):
+        expect(page.locator(second_level_only)).to_be_hidden()
+    expect(page.locator("#audit")).to_contain_text("read by second-level reviewers")
+    page.select_option("#transition-to", "closed")
+    page.select_option("#transition-verdict", "true_positive")
+    page.locator("#transition-form button[type=submit]").click()
+    expect(page.locator("#detail-meta")).to_contain_text("awaiting approval")
+    expect(page.locator("#level-note")).to_contain_text("a second-level reviewer takes it from here")
+    expect(page.locator("#transition-form")).to_be_hidden()
+    shot(page, "reviewer-detail-pending-approval")
+    assert console.store.get(target.id).status is AlertStatus.PENDING_APPROVAL
+
+    page = screen()
+    console.sign_in(page, Role.PRINCIPAL, "queue")
+    page.goto(f"{console.url}/?view=queue&status=pending_approval")
+    expect(page.locator(ROWS)).to_have_count(1)
+    page.locator("body").press("j")
+    page.keyboard.press("Enter")
+    expect(page.locator("#approval-form")).to_be_visible()
+    shot(page, "principal-detail-approval")
+    page.locator("#approve").click()
+    expect(page.locator("#detail-meta")).to_contain_text("principal-1")
+    expect(page.locator("#audit li[data-action='alert.approval']")).to_be_visible()
+    stored = console.store.get(target.id)
+    assert (stored.status, stored.verdict, stored.closed_by) == (
+        AlertStatus.CLOSED, Verdict.TRUE_POSITIVE, "principal-1",
+    )  # fmt: skip

@@ -17,6 +17,8 @@ Shot = Callable[[Page, str], Path]
 
 NAVIGATION = {
     Role.OFFICER: ["Alert queue", "E-reputation", "Overview", "Policies", "Silences"],
+    Role.REVIEWER: ["Alert queue", "E-reputation", "Policies"],
+    Role.PRINCIPAL: ["Alert queue", "E-reputation", "Overview", "Policies", "Silences"],
     Role.ADMIN: ["Alert queue", "E-reputation", "Overview", "Policies", "Silences", "Tokens"],
     Role.COMMS: ["E-reputation"],
     Role.OPS: ["Overview"],
@@ -26,7 +28,8 @@ READY = {
     "queue": "#alerts tbody tr", "reputation": "#brands .card", "overview": "#overview .card",
     "policies": "#pack details.rule", "silences": "#silence-form", "tokens": "#tokens tbody tr",
 }
-LANDING = {Role.OFFICER: "queue", Role.ADMIN: "queue", Role.COMMS: "reputation", Role.OPS: "overview"}
+LANDING = {Role.OFFICER: "queue", Role.ADMIN: "queue", Role.COMMS: "reputation", Role.OPS: "overview",
+           Role.REVIEWER: "queue", Role.PRINCIPAL: "queue"}  # fmt: skip
 
 
 @pytest.mark.parametrize("role", list(Role))

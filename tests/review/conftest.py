@@ -114,7 +114,7 @@ def live(live_server: ServeApp) -> Iterator[LiveFactory]:
 
         def start(url: str, *, settings: Settings | None = None, alerts: Sequence[Alert] = SEED) -> Live:
             settings = settings or Settings(_env_file=None, pseudonym_key="test-key")
-            store = SqlAlertStore.open(url, audit=settings.audit_options)
+            store = SqlAlertStore.open(url, audit=settings.audit_options, qa=settings.qa_sampling)
             running.callback(store.close)
             store.add_many(alerts)
             tokens = {role: store.create_token(f"{role.value}-1", role, CLI_ACTOR)[1] for role in Role}

@@ -44,7 +44,7 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
         ("alert.comment", "officer-1", "officer", None, {"comment_id": 1, "chars": len(note)}),
     ]  # fmt: skip
     assert str(seed[2].evidence[1].span) not in str(page)  # a comment's text stays out of the audit log
-    # The token creations of the fixture come first: four roles, then the four entries above.
+    # The token creations of the fixture come first: one per role, then the four entries above.
     everything = app.client(Role.OFFICER).get("/api/v1/audit", params={"limit": 3}).json()
     assert [e["seq"] for e in everything["data"]] == [1, 2, 3] and everything["next_after"] == 3
     assert everything["data"][0]["action"] == "token.create"
@@ -52,13 +52,14 @@ def test_views_and_changes_are_chained_and_tampering_is_named(
 
     result = _verify(database_url)
     head = app.store.audit_head()
-    assert head.seq == 8
+    total = len(Role) + 4
+    assert head.seq == total
     assert (result.exit_code, result.stdout.splitlines()) == (
-        0, ["audit log intact: 8 entries verified", f"head: 8:{head.hash}"]
+        0, [f"audit log intact: {total} entries verified", f"head: {total}:{head.hash}"]
     )  # fmt: skip
     assert app.client(Role.ADMIN).get("/api/v1/audit/verify").json() == {
-        "ok": True, "entries": 8, "broken_at": None, "reason": None,
-        "head": f"8:{head.hash}", "checkpoints": 0,
+        "ok": True, "entries": total, "broken_at": None, "reason": None,
+        "head": f"{total}:{head.hash}", "checkpoints": 0,
     }  # fmt: skip
 
     # Someone with database access rewrites who closed the alert.
@@ -91,4 +92,4 @@ def test_concurrent_changes_keep_one_unbroken_chain(
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         assert set(pool.map(work, range(24))) == {201}
-    assert app.store.verify_audit().seq == 4 + 24
+    assert app.store.verify_audit().seq == len(Role) + 24  # one token per role, then the comments

@@ -9,7 +9,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from alerts.audit import CLI_ACTOR
+from alerts.audit import CLI_ACTOR, Actor
 from alerts.model import AlertStatus, Verdict
 from alerts.store import SqlAlertStore
 from detectors.classifier_train import load_corpus
@@ -77,10 +77,20 @@ def reviewed(store_url):
     try:
         store.add_many(alerts)
         for post_id, verdict in VERDICTS.items():
-            store.transition(by_post[post_id].id, AlertStatus.CLOSED, CLI_ACTOR, verdict=verdict)
+            _close(store, by_post[post_id].id, verdict)
     finally:
         store.close()
     return store_url, by_post
+
+
+# us-finra-2210-promissory is a four-eyes rule: its closures count once a second reviewer approved them.
+APPROVER = Actor(name="principal-2", role="principal")
+
+
+def _close(store: SqlAlertStore, alert_id: str, verdict: Verdict) -> None:
+    closed = store.transition(alert_id, AlertStatus.CLOSED, CLI_ACTOR, verdict=verdict)
+    if closed.status is AlertStatus.PENDING_APPROVAL:
+        store.decide_approval(alert_id, True, APPROVER)
 
 
 def _export(url, output):
@@ -124,7 +134,7 @@ def test_long_posts_export_their_stored_excerpt(reviewed, tmp_path):
     store = SqlAlertStore.open(url)
     try:
         store.transition(by_post["long"].id, AlertStatus.OPEN, CLI_ACTOR, reason="reopened to correct it")
-        store.transition(by_post["long"].id, AlertStatus.CLOSED, CLI_ACTOR, verdict=Verdict.TRUE_POSITIVE)
+        _close(store, by_post["long"].id, Verdict.TRUE_POSITIVE)
     finally:
         store.close()
     output = tmp_path / "feedback.jsonl"

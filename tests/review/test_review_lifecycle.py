@@ -19,6 +19,8 @@ ALLOWED = {
     (S.IN_REVIEW, S.ESCALATED), (S.IN_REVIEW, S.CLOSED),
     (S.ESCALATED, S.IN_REVIEW), (S.ESCALATED, S.CLOSED),
     (S.CLOSED, S.OPEN),
+    # Approval (alerts.levels) and rejection of a four-eyes closure; nobody asks for pending_approval.
+    (S.PENDING_APPROVAL, S.CLOSED), (S.PENDING_APPROVAL, S.IN_REVIEW),
 }  # fmt: skip
 
 
@@ -27,7 +29,7 @@ def test_every_pair_of_statuses_is_allowed_or_refused_with_the_allowed_list(
     current: AlertStatus, to: AlertStatus
 ) -> None:
     verdict = Verdict.BENIGN if to is S.CLOSED else None
-    reason = "new facts" if current is S.CLOSED else None
+    reason = "new facts" if current in (S.CLOSED, S.PENDING_APPROVAL) else None
     if (current, to) in ALLOWED:
         check_transition("a1", current, to, verdict=verdict, reason=reason, ticket=None)
         return
@@ -45,6 +47,7 @@ def test_every_pair_of_statuses_is_allowed_or_refused_with_the_allowed_list(
         (S.OPEN, S.IN_REVIEW, {"ticket": "JIRA-1"}, "ticket is only accepted when closing"),
         (S.CLOSED, S.OPEN, {}, "reopening alert 'a1' needs a reason"),
         (S.CLOSED, S.OPEN, {"reason": "   "}, "reopening alert 'a1' needs a reason"),
+        (S.PENDING_APPROVAL, S.IN_REVIEW, {}, "rejecting the closure of alert 'a1' needs a reason"),
         (S.OPEN, S.CLOSED, {"verdict": Verdict.BENIGN, "ticket": "T" * 201}, "ticket is 201 characters long"),
     ],
 )

@@ -83,7 +83,8 @@ def test_expired_unknown_and_malformed_tokens_are_refused_with_401(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--role", "boss", "--name", "x"], "'boss' is not one of 'officer', 'comms', 'ops', 'admin'"),
+        (["--role", "boss", "--name", "x"],
+         "'boss' is not one of 'officer', 'reviewer', 'principal', 'comms', 'ops', 'admin'"),
         (["--role", "ops", "--name", "bad name!"], "token name 'bad name!' is not allowed"),
     ],
 )
@@ -164,3 +165,23 @@ def test_the_bootstrap_admin_token_expires(sqlite_url: str, live_server: Callabl
         assert bootstrap.role == Role.ADMIN and _expires_in(bootstrap, 1)
     finally:
         store.close()
+
+
+def test_review_level_roles_are_created_by_the_cli_and_the_api(
+    live: Callable[[str], Any], sqlite_url: str
+) -> None:
+    app = live(sqlite_url)
+    created = _veille(sqlite_url, "tokens", "create", "--role", "principal", "--name", "p.martin")
+    assert created.exit_code == 0, created.output
+    me = app.client(token=created.stdout.strip()).get("/api/v1/me").json()
+    assert me == {"name": "p.martin", "role": "principal"}
+    listing = _veille(sqlite_url, "tokens", "list").stdout
+    assert any(line.split()[1:3] == ["p.martin", "principal"] for line in listing.splitlines())
+
+    response = app.client(Role.ADMIN).post("/api/v1/tokens", json={"name": "r.durand", "role": "reviewer"})
+    assert response.status_code == 201, response.text
+    reviewer = app.client(token=response.json()["token"])
+    assert reviewer.get("/api/v1/me").json() == {"name": "r.durand", "role": "reviewer"}
+    assert reviewer.get("/api/v1/alerts").json()["count"] == 4
+    refused = app.client(Role.ADMIN).post("/api/v1/tokens", json={"name": "x", "role": "supervisor"})
+    assert refused.status_code == 422 and "'reviewer', 'principal'" in refused.text

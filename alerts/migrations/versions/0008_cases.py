@@ -1,7 +1,7 @@
 """cases with items, notes and a legal hold
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 _INSTANT = sa.DateTime(timezone=True)
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
