@@ -2,11 +2,16 @@
 
 Knows nothing of Kafka: the run loop decodes records and hands posts here; the scan command reads
 them from a file. Both therefore find exactly the same things.
+
+Personal posts (``policies.personal``) of a jurisdiction whose pack skips them are counted and dropped
+here, before any detector: ``process`` returns no result for them, so nothing downstream (alerts,
+e-reputation windows, the sampling of posts that raised no alert, scan output) ever sees them, and
+the run loop still commits their offsets with the rest of the batch.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +67,8 @@ class Pipeline:
         self._default_jurisdiction = default_jurisdiction
         self._full_plans: dict[str, DetectorPlan] = {}
         self.policies = policies
+        # Personal posts skipped per pack jurisdiction, since start (`veille scan` reports it).
+        self.personal_skipped: Counter[str] = Counter()
 
     @property
     def policies(self) -> PolicySet:
@@ -94,12 +101,18 @@ class Pipeline:
         self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None
     ) -> list[PostResult]:
         policies = self._policies
-        results = [
-            PostResult(
-                post, resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
-            )
-            for post in posts
-        ]
+        results: list[PostResult] = []
+        kept: list[int] = []
+        for index, post in enumerate(posts):
+            jurisdiction = resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
+            personal = policies.plan_for(jurisdiction).personal
+            if personal.skip and personal.skips(post):
+                self._count_personal(policies.plan_for(jurisdiction).jurisdiction)
+                continue
+            results.append(PostResult(post, jurisdiction))
+            kept.append(index)
+        if origins is not None and len(kept) != len(posts):
+            origins = [origins[i] for i in kept]
         groups: dict[str, list[int]] = defaultdict(list)
         plans: dict[str, Plan] = {}
         for index, result in enumerate(results):
@@ -155,6 +168,11 @@ class Pipeline:
             self.process(posts)
         finally:
             self.metrics = metrics
+
+    def _count_personal(self, jurisdiction: str) -> None:
+        self.personal_skipped[jurisdiction] += 1
+        if self.metrics is not None:
+            self.metrics.posts_personal_skipped.labels(jurisdiction).inc()
 
     def _observe_detector(self, detector: str, seconds: float) -> None:
         assert self.metrics is not None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from detectors.base import DetectorPlan, Finding
 from policies.names import DETECTORS
+from policies.personal import PersonalMarkers
 from policies.post import Post
 from policies.predicates import Context, Node, Outcome, Tri, compile_condition
 from policies.schema import COMMUNICATIONS, Condition, RuleSpec
@@ -148,6 +149,8 @@ class Plan:
     disabled: Mapping[str, str] = field(default_factory=dict)  # rule id → recorded reason
     _by_detector: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
+    personal: PersonalMarkers = field(default_factory=PersonalMarkers)
+    pseudonymise_authors: bool = False  # pack key: officers see author pseudonyms
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -195,6 +198,9 @@ def build_plan(
     disabled: Mapping[str, str],
     spikes: SpikeThresholds | None = None,
     classifier_thresholds: Mapping[str, float] | None = None,
+    *,
+    personal: PersonalMarkers | None = None,
+    pseudonymise_authors: bool = False,
 ) -> Plan:
     entities: set[str] = set()
     classifier_floors: dict[str, float] = {}
@@ -246,6 +252,8 @@ def build_plan(
         dict(disabled),
         {d: tuple(r) for d, r in by_detector.items()},
         spikes or SpikeThresholds(),
+        personal or PersonalMarkers(),
+        pseudonymise_authors,
     )
 
 

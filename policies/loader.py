@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from detectors.classifier import shipped_artefact_sha256
 from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
+from policies.personal import PersonalMarkers
 from policies.references import check_names, classifier_thresholds, walk
 from policies.schema import PackFile, RuleSpec
 from policies.validation import validation_errors
@@ -68,6 +69,8 @@ class _Pack:
     disabled: dict[str, str] = field(default_factory=dict)
     enabled: set[str] = field(default_factory=set)  # sandbox rules switched on here or in a parent
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
+    personal: PersonalMarkers = field(default_factory=PersonalMarkers)
+    pseudonymise_authors: bool = False
 
     @property
     def files(self) -> list[_File]:
@@ -212,7 +215,8 @@ def load_policy_set(
             if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
         ]
         plans[pack.jurisdiction] = build_plan(
-            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds
+            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds,
+            personal=pack.personal, pseudonymise_authors=pack.pseudonymise_authors,
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -335,11 +339,17 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
         pack.disabled = dict(pack.parent.disabled)
         pack.enabled = set(pack.parent.enabled)
         pack.spikes = pack.parent.spikes
+        pack.personal = pack.parent.personal.own()
+        pack.pseudonymise_authors = pack.parent.pseudonymise_authors
     own: list[_Rule] = []
     for f in pack.files:
         pack.enabled.update(f.spec.enable)
         if f.spec.spikes is not None:
             pack.spikes = pack.spikes.merged(f.spec.spikes.k, f.spec.spikes.min_volume)
+        if f.spec.personal is not None:
+            pack.personal = pack.personal.merged(f.spec.personal, f"{f.display}:{f.line('personal')}")
+        if f.spec.pseudonymise_authors is not None:
+            pack.pseudonymise_authors = f.spec.pseudonymise_authors
         for name, list_spec in f.spec.lists.items():
             inherited = pack.lists.get(name, ())
             phrases = tuple(list_spec.phrases) if list_spec.phrases is not None else inherited
