@@ -36,6 +36,7 @@ from alerts.silences import Silence, SilenceRequest
 from alerts.sql import alerts as alert_repo
 from alerts.sql import analytics as analytics_repo
 from alerts.sql import audit as audit_repo
+from alerts.sql import privacy as privacy_repo
 from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
@@ -263,6 +264,24 @@ class SqlAlertStore:
         lifecycle.check_justification(justification)
         with self._audited("reveal") as connection:
             return review_repo.reveal(connection, alert_id, justification, by, index)
+
+    def reveal_author(
+        self, alert_id: str, justification: str, by: Actor, *, approval_required: bool = False,
+        request_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A pseudonymised author's id, audited with the justification; with ``approval_required``, a
+        first call records a request a second person approves (``approve_author_reveal``), and the
+        requester then calls again with its ``request_id`` (rules in :mod:`alerts.privacy`)."""
+        lifecycle.check_justification(justification)
+        with self._audited("reveal_author") as connection:
+            return privacy_repo.reveal_author(
+                connection, alert_id, justification, by, approval_required=approval_required,
+                request_id=request_id,
+            )
+
+    def approve_author_reveal(self, alert_id: str, request_id: int, by: Actor) -> None:
+        with self._audited("approve_author_reveal") as connection:
+            privacy_repo.approve_author_reveal(connection, alert_id, request_id, by)
 
     # --- audit log (chain rules in alerts.audit) ---
 

@@ -11,6 +11,8 @@ the run loop still commits their offsets with the rest of the batch.
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 
 from alerts.evidence import EvidenceLimits, build_evidence
 from alerts.model import Alert, Severity, alert_id
+from alerts.privacy import minimise
 from detectors.base import Detector, DetectorPlan, Finding
 from detectors.registry import build_detectors, full_plan
 from monitor.jurisdiction import resolve_jurisdiction
@@ -29,6 +32,7 @@ from policies.engine import detect
 from policies.post import Post
 
 WARM_UP_POSTS = 300
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -58,8 +62,10 @@ class Pipeline:
         detect_all: bool = False,
         metrics: Metrics | None = None,
         evidence_limits: EvidenceLimits | None = None,
+        pseudonym_key: bytes | None = None,
     ) -> None:
         self.detectors = list(detectors)
+        self.pseudonym_key = pseudonym_key
         self.evidence_limits = evidence_limits or EvidenceLimits()
         self.detect_all = detect_all
         self.metrics = metrics
@@ -151,7 +157,7 @@ class Pipeline:
                         mode = "shadow" if hit.shadow else "alert"
                         self.metrics.rule_hits.labels(hit.rule_id, plan.jurisdiction, mode).inc()
                     if not hit.shadow:
-                        result.alerts.append(self._alert(result, hit, policies.version, origin))
+                        result.alerts.append(self._alert(result, plan, hit, policies.version, origin))
         return results
 
     def warm_up(self) -> None:
@@ -178,9 +184,11 @@ class Pipeline:
         assert self.metrics is not None
         self.metrics.detector_seconds.labels(detector).observe(seconds)
 
-    def _alert(self, result: PostResult, hit: RuleHit, policy_version: str, origin: dict[str, Any]) -> Alert:
+    def _alert(
+        self, result: PostResult, plan: Plan, hit: RuleHit, policy_version: str, origin: dict[str, Any]
+    ) -> Alert:
         post = result.post
-        return Alert(
+        alert = Alert(
             id=alert_id(post.id, hit.rule_id),
             rule_id=hit.rule_id,
             rule_title=hit.title,
@@ -201,7 +209,11 @@ class Pipeline:
             references=list(hit.references),
             origin=origin,
             comms_visible=hit.for_communications,
+            purpose=hit.purpose,
+            author_pseudonymised=plan.pseudonymise_authors,
         )
+        # Only what the rule's purpose needs is ever stored (alerts.privacy.MINIMISATION).
+        return minimise(alert, self.pseudonym_key)
 
 
 def build_pipeline(
@@ -219,4 +231,12 @@ def build_pipeline(
         detect_all=detect_all,
         metrics=metrics,
         evidence_limits=EvidenceLimits(settings.evidence_max_spans, settings.evidence_max_bytes),
+        pseudonym_key=_pseudonym_key(settings),
     )
+
+
+def _pseudonym_key(settings: Settings) -> bytes:
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value().encode()
+    log.warning("VEILLE_PSEUDONYM_KEY is not set: reputation alerts' author pseudonyms change at restart")
+    return secrets.token_bytes(32)

@@ -105,8 +105,14 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,
-        description="key for the stable author pseudonyms shown to the comms role; "
-        "unset = a random key per API process (pseudonyms then change at restart)",
+        description="key for the stable author pseudonyms (comms role; officers in jurisdictions whose "
+        "pack sets pseudonymise_authors; reputation alerts store only the pseudonym): set the same key on "
+        "workers and API; unset = a random key per process (pseudonyms then change at restart)",
+    )
+    author_reveal_approval: bool = Field(
+        default=False,
+        description="revealing a pseudonymised author needs a second person's approval (request, then "
+        "approve by another officer or admin)",
     )
 
     # Review (alerts.store, alerts.retention) and outbound sinks (alerts.sinks).

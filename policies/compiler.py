@@ -32,6 +32,7 @@ class RuleHit:
     remediation: str | None
     references: tuple[str, ...]
     audience: tuple[str, ...]  # pack key `audience:`: decides who sees the alert
+    purpose: str | None = None  # pack key `purpose:`: decides what the alert keeps (alerts.privacy)
 
     @property
     def for_communications(self) -> bool:
@@ -97,6 +98,7 @@ class CompiledRule:
             remediation=spec.remediation,
             references=tuple(spec.references),
             audience=tuple(spec.audience),
+            purpose=spec.purpose,
         )
 
     def suppressed_by(self, ctx: Context) -> str | None:

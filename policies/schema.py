@@ -340,6 +340,11 @@ class RuleSpec(Strict):
         min_length=1,
         description="who reviews its alerts: [compliance], or [compliance, communications] for e-reputation",
     )
+    purpose: Purpose | None = Field(
+        default=None,
+        description="what the rule is for (GDPR art. 5(1)(b)): regulatory_supervision, "
+        "information_security or reputation; decides what its alerts keep (alerts.privacy)",
+    )
     tags: list[str] = Field(default_factory=list)
     when: Condition
     exceptions: list[ExceptionSpec] = Field(default_factory=list)

@@ -55,6 +55,8 @@ _SCALARS = (
     "silenced",
     "evidence_total",
     "comms_visible",
+    "purpose",
+    "author_pseudonymised",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 

@@ -84,6 +84,9 @@ alerts_table = sa.Table(
     sa.Column("changed_at", UtcDateTime(), nullable=False),
     # The rule's declared audience includes communications (revision 0004).
     sa.Column("comms_visible", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The rule's purpose and the pack's pseudonymise_authors when stored (revision 0009).
+    sa.Column("purpose", sa.String(32), nullable=True),
+    sa.Column("author_pseudonymised", sa.Boolean, nullable=False, server_default=sa.false()),
     # Newest-first listing and its keyset cursor; the status one also serves "open, newest first".
     sa.Index("ix_alerts_created_at_id", "created_at", "id"),
     sa.Index("ix_alerts_status_created_at_id", "status", "created_at", "id"),
