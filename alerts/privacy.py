@@ -4,13 +4,17 @@
 (pack key ``purpose:``); the alert carries it, and keeps only what that purpose needs. The table
 :data:`MINIMISATION` is the one place this is decided:
 
-==========================  ===========================  ==========================================
-purpose                     raw spans kept for a reveal  author id
-==========================  ===========================  ==========================================
-regulatory_supervision      personal data and secrets    kept (supervision evidence names its author)
-information_security        secrets only (``pattern``)   kept (the leaked secret's owner is contacted)
-reputation                  none                         replaced by its pseudonym at creation
-==========================  ===========================  ==========================================
+======================  ==========================================  =====================================
+purpose                 personal-data spans kept for a reveal       author id
+======================  ==========================================  =====================================
+regulatory_supervision  every matched span (the evidence a          kept (supervision names its author)
+                        regulator or a breach assessment needs)
+information_security    secrets (``pattern``) and technical         kept (the owner of a leaked secret is
+                        identifiers (IP address, URL), never        contacted)
+                        personal data about a person (a card
+                        number stays masked, as PCI DSS asks)
+reputation              none                                        replaced by its pseudonym at creation
+======================  ==========================================  =====================================
 
 Masked snippets are kept for every purpose: they hold no personal data (``alerts.evidence``). An alert
 without a purpose (stored before purposes existed, or from an organisation's pack that states none)
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 
 from alerts.audit import Actor, AuditEntry
 from alerts.lifecycle import LifecycleError
-from alerts.model import Alert
+from alerts.model import Alert, Evidence
 from policies.schema import PURPOSES
 
 AUTHOR_PSEUDONYM_PREFIX = "anon-"
@@ -60,11 +64,17 @@ class Minimisation:
 
     span_detectors: frozenset[str]  # detectors whose raw spans are kept for an audited reveal
     author_id: bool  # False: the author id is stored as its pseudonym, never in clear
+    span_types: frozenset[str] = frozenset()  # and these entity types of other detectors
+
+    def keeps_span(self, detector: str, type_: str) -> bool:
+        return detector in self.span_detectors or type_ in self.span_types
 
 
 MINIMISATION: dict[str, Minimisation] = {
     "regulatory_supervision": Minimisation(frozenset({"pii", "pattern"}), author_id=True),
-    "information_security": Minimisation(frozenset({"pattern"}), author_id=True),
+    "information_security": Minimisation(
+        frozenset({"pattern"}), author_id=True, span_types=frozenset({"IP_ADDRESS", "URL"})
+    ),
     "reputation": Minimisation(frozenset(), author_id=False),
 }
 assert set(MINIMISATION) == set(PURPOSES), "every purpose needs its row in MINIMISATION"
@@ -80,11 +90,12 @@ def minimise(alert: Alert, pseudonym_key: bytes | None) -> Alert:
     if rule is None:
         return alert
     update: dict[str, object] = {}
-    if any(e.span is not None and e.detector not in rule.span_detectors for e in alert.evidence):
-        update["evidence"] = [
-            e if e.detector in rule.span_detectors else e.model_copy(update={"span": None})
-            for e in alert.evidence
-        ]
+    # Only personal-data spans are at stake: the others (a matched phrase) show in the snippet anyway.
+    def kept(e: Evidence) -> bool:
+        return e.span is None or not e.personal or rule.keeps_span(e.detector, e.type)
+
+    if not all(kept(e) for e in alert.evidence):
+        update["evidence"] = [e if kept(e) else e.model_copy(update={"span": None}) for e in alert.evidence]
     if not rule.author_id and alert.about_one_post:
         update["author_id"] = author_pseudonym(pseudonym_key, alert.author_id) if pseudonym_key else "*"
         # Nothing left to reveal: the clear id was never stored.

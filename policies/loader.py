@@ -35,6 +35,8 @@ class _File:
     raw: Any
     spec: PackFile
     shipped: bool
+    # The packs Veille ships (not another release's, not an organisation's) must state every purpose.
+    purpose_required: bool = False
 
     def line(self, *path: str | int) -> int | None:
         return line_of(self.raw, path)
@@ -186,7 +188,7 @@ def load_policy_set(
         except ValidationError as exc:
             errors.extend(validation_errors(display, raw, exc))
             continue
-        files.append(_File(path, display, raw, spec, shipped))
+        files.append(_File(path, display, raw, spec, shipped, shipped and base_dir == SHIPPED_DIR))
 
     model_sha256 = shipped_artefact_sha256()
     digest.update(b"classifier\0" + model_sha256.encode() + b"\0")
@@ -423,6 +425,14 @@ def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:
                     "cite the regulation, policy or URL the rule encodes",
                 )
             )
+    if spec.purpose is None and f.purpose_required:
+        errors.append(
+            f.error(
+                (*base, "id"),
+                f"{prefix}a shipped rule needs 'purpose' (GDPR art. 5(1)(b): what its alerts are for)",
+                "add 'purpose: regulatory_supervision', 'information_security' or 'reputation'",
+            )
+        )
     conditions = [((*base, "when"), spec.when)] + [
         ((*base, "exceptions", i, "when"), e.when) for i, e in enumerate(spec.exceptions)
     ]

@@ -40,7 +40,7 @@ def test_unknown_key_names_line_and_allowed_keys(write_pack, org_dir):
     )
     assert _errors(org_dir) == [
         f"{path}:9: rule acme-one: unknown key 'colour' — Allowed keys: audience, description, exceptions, "
-        "id, maturity, references, remediation, severity, sources, tags, tests, title, when"
+        "id, maturity, purpose, references, remediation, severity, sources, tags, tests, title, when"
     ]
 
 

@@ -65,7 +65,8 @@ def test_officer_sees_a_stable_pseudonym_in_fr_and_reveals_with_a_justification(
     short = officer.post(path, json={"justification": "because"})
     assert short.status_code == 422 and "at least 10 characters" in short.text
     for role in (Role.COMMS, Role.OPS):
-        assert app.client(role).post(path, json={"justification": "curious about who it is"}).status_code == 403
+        refused = app.client(role).post(path, json={"justification": "curious about who it is"})
+        assert refused.status_code == 403
     not_pseudonymised = officer.post(f"/api/v1/alerts/{us}/reveal-author",
                                      json={"justification": "HR interview 2026-31 needs the name"})
     assert not_pseudonymised.status_code == 422
@@ -76,7 +77,8 @@ def test_officer_sees_a_stable_pseudonym_in_fr_and_reveals_with_a_justification(
     assert revealed.status_code == 200
     assert revealed.json() == {"status": "revealed", "author_id": AUTHOR, "request": None}
     entries = _audit(app, fr)
-    assert entries == [("officer-1", "alert.reveal_author", {"justification": "HR interview 2026-31 needs the name"})]
+    why = {"justification": "HR interview 2026-31 needs the name"}
+    assert entries == [("officer-1", "alert.reveal_author", why)]
     full_audit = app.client(Role.ADMIN).get("/api/v1/audit").json()
     assert AUTHOR not in json.dumps(full_audit)
 
