@@ -48,6 +48,15 @@ def _mount_review() -> None:
 _mount_review()
 
 
+def _mount_gdpr() -> None:
+    from monitor.gdpr_cli import gdpr_app
+
+    app.add_typer(gdpr_app, name="gdpr")
+
+
+_mount_gdpr()
+
+
 def _mount_ingest() -> None:
     from monitor.ingest.cli import ingest
 
