@@ -80,7 +80,9 @@ def test_record_lists_exactly_the_configured_purposes_data_and_retention(packs: 
 def test_record_changes_when_a_rule_is_disabled(packs: Path, tmp_path: Path) -> None:
     org = tmp_path / "org"
     org.mkdir()
-    (org / "org.yaml").write_text("pack: {id: org, overlay: fr}\ndisable: [{id: t-nir, reason: no NIR here}]\n")
+    (org / "org.yaml").write_text(
+        "pack: {id: org, overlay: fr}\ndisable: [{id: t-nir, reason: no NIR here}]\n"
+    )
     before = gather_facts(_settings(), load_policy_set(shipped_dir=packs))
     after = gather_facts(_settings(), load_policy_set(org, shipped_dir=packs))
     assert "national identification number (French NIR)" in before.data_categories
