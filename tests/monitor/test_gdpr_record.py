@@ -87,7 +87,8 @@ def test_record_changes_when_a_rule_is_disabled(packs: Path, tmp_path: Path) -> 
     after = gather_facts(_settings(), load_policy_set(org, shipped_dir=packs))
     assert "national identification number (French NIR)" in before.data_categories
     assert "national identification number (French NIR)" not in after.data_categories
-    assert [(p.name, p.rules) for p in after.purposes][0] == ("regulatory_supervision", ["t-email"])
+    assert [(p.name, p.rules) for p in after.purposes] == [
+        ("regulatory_supervision", ["t-email"]), ("information_security", ["t-secret"])]
     assert after.special_categories == []
     assert render_record(before) != render_record(after)
 
