@@ -40,6 +40,7 @@ from alerts.sql import privacy as privacy_repo
 from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
+from alerts.sql import subjects as subject_repo
 from alerts.sql import tokens as token_repo
 from alerts.sql.engine import (
     StoreDataError,
@@ -50,6 +51,7 @@ from alerts.sql.engine import (
     reading,
     writing,
 )
+from alerts.subjects import Decision
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -398,6 +400,19 @@ class SqlAlertStore:
             return RetentionReport(mode=policy.mode, dry_run=dry_run)
         with self._audited("apply_retention") as connection:
             return retention_repo.apply(connection, due, policy, by, now, dry_run)
+
+    # --- data subjects' requests (rules in alerts.subjects) ---
+
+    def subject_items(self, author_ids: Sequence[str]) -> dict[str, Any]:
+        """Every alert (samples included), comment and audit entry about these author ids."""
+        with self._reading("subject_items") as connection:
+            return subject_repo.find(connection, author_ids)
+
+    def erase_subject(self, decisions: Sequence[Decision], reason: str, by: Actor) -> None:
+        """Anonymise the alerts ``decisions`` allow, auditing each decision and the request."""
+        lifecycle.check_justification(reason)
+        with self._audited("erase_subject") as connection:
+            subject_repo.erase(connection, decisions, reason, by, datetime.now(UTC))
 
     # --- analytics (counts only: no content, so the ops role may read them) ---
 
