@@ -3,7 +3,7 @@ and the employees' information notice (French or English). Markdown; ``--json`` 
 
 from __future__ import annotations
 
-from monitor.gdpr import ProcessingFacts
+from monitor.gdpr import ALWAYS_PROCESSED, ProcessingFacts
 
 
 def _bullets(items: list[str], empty: str = "none") -> list[str]:
@@ -120,6 +120,57 @@ _PURPOSE_WORDS = {
 }
 
 
+# The facts' own words (monitor.gdpr) for a French reader; a fact without a translation stays as it is.
+_FR = {
+    ALWAYS_PROCESSED[0]: "contenu des messages contrôlés (texte, langue), lu par les détecteurs et conservé "
+    "seulement comme preuve d'une alerte",
+    ALWAYS_PROCESSED[1]: "identifiant, fonction, qualité de salarié et pays de l'auteur",
+    ALWAYS_PROCESSED[2]: "canal, source (interne ou externe) et date de chaque message",
+    "contact details (e-mail address)": "coordonnées (adresse électronique)",
+    "contact details (phone number)": "coordonnées (numéro de téléphone)",
+    "financial data (payment card number)": "données financières (numéro de carte de paiement)",
+    "financial data (bank account number)": "données financières (numéro de compte bancaire)",
+    "connection data (IP address)": "données de connexion (adresse IP)",
+    "connection data (web address)": "données de connexion (adresse web)",
+    "national identification number (French NIR)": "numéro d'identification (NIR)",
+    "identity document number (French identity card)": "numéro de pièce d'identité (carte nationale)",
+    "identity document number (French passport)": "numéro de pièce d'identité (passeport)",
+    "health identifier (NHS number)": "identifiant de santé (numéro NHS)",
+    "national identification number (UK National Insurance number)": "numéro d'identification (National "
+    "Insurance, Royaume-Uni)",
+    "national identification number (US Social Security number)": "numéro d'identification (Social "
+    "Security, États-Unis)",
+    "national identification number (US taxpayer number)": "numéro fiscal (ITIN, États-Unis)",
+    "identity document number (US passport)": "numéro de pièce d'identité (passeport américain)",
+    "business identifier (SIREN)": "identifiant d'entreprise (SIREN)",
+    "business identifier (SIRET)": "identifiant d'établissement (SIRET)",
+    "names of people mentioned": "noms des personnes citées",
+    "places mentioned": "lieux cités",
+    "opinion expressed (sentiment score)": "opinion exprimée (score de tonalité)",
+    "risk classification scores of the message": "scores de classification du risque du message",
+    "comms, ops: never": "communication, exploitation : jamais",
+}
+_FR_PREFIXES = {
+    "credentials and secrets (": "identifiants et secrets (",
+    "officer, admin: raw personal-data spans of an alert, with a written justification (audited)":
+    "conformité, administration : données personnelles d'une alerte, sur justification écrite (tracé)",
+    "officer, admin: the identity behind a pseudonymised author, with a written justification (audited)":
+    "conformité, administration : identité d'un auteur pseudonymisé, sur justification écrite (tracé)",
+    ", after approval by another ": ", après accord d'un autre ",
+}
+_FR_MODES = {"anonymise": "anonymisation", "delete": "suppression"}
+
+
+def _in(lang: str, text: str) -> str:
+    if lang != "fr":
+        return text
+    if text in _FR:
+        return _FR[text]
+    for english, french in _FR_PREFIXES.items():
+        text = text.replace(english, french)
+    return text
+
+
 def render_notice(facts: ProcessingFacts, lang: str) -> str:
     """The employees' information notice, in ``lang`` (fr or en)."""
     t, words = _NOTICE[lang], _PURPOSE_WORDS[lang]
@@ -130,13 +181,14 @@ def render_notice(facts: ProcessingFacts, lang: str) -> str:
         t["title"], "", t["intro"], "",
         t["controller"].format(controller=facts.controller, dpo=facts.dpo), "",
         t["why"], *_bullets([words.get(p.name, p.name) for p in facts.purposes]), "",
-        t["what"], *_bullets(facts.data_categories), "",
+        t["what"], *_bullets([_in(lang, c) for c in facts.data_categories]), "",
         t["personal"],
         t["personal_skip"].format(codes=", ".join(j.code for j in skipping), markers=", ".join(markers))
         if skipping else t["personal_none"], "",
-        t["who"], *_bullets(facts.reveals),
+        t["who"], *_bullets([_in(lang, r) for r in facts.reveals]),
         *([t["pseudo"].format(codes=", ".join(pseudo))] if pseudo else []), "",
-        t["keep"], *_bullets([t["days"].format(code=r.jurisdiction, days=r.days, mode=r.mode)
+        t["keep"], *_bullets([t["days"].format(code=r.jurisdiction, days=r.days,
+                                               mode=_FR_MODES[r.mode] if lang == "fr" else r.mode)
                               for r in facts.retention]), "",
         t["rights"], t["rights_text"], "",
     ]

@@ -113,7 +113,10 @@ def test_dpia_and_notice_come_from_the_same_facts(packs: Path) -> None:
     assert "## Sampling of messages that raised no alert\n- not configured" in dpia
     fr, en = render_notice(facts, "fr"), render_notice(facts, "en")
     assert "En FR, un message que vous identifiez comme personnel n'est pas analysé" in fr
-    assert "FR : 365 jours" in fr and "FR: 365 days" in en
+    assert "FR : 365 jours, puis anonymisation" in fr and "FR: 365 days, then anonymise" in en
+    # The French notice speaks French, the facts' own words included.
+    assert "- coordonnées (adresse électronique)" in fr and "- contact details (e-mail address)" in en
+    assert "contact details" not in fr and "identifiants et secrets (AWS_ACCESS_KEY)" in fr
     assert "In FR, reviewers see a pseudonym" in en
 
 

@@ -119,3 +119,29 @@ def test_second_person_approval_when_the_setting_requires_it(
         ("officer-1", "alert.reveal_author"),
     ]
     assert _audit(app, fr)[-1][2] == {**why, "request": request, "approved_by": "officer-2"}
+
+
+def test_officer_reveals_the_author_from_the_console(
+    page: Any, live: Callable[..., Any], sqlite_url: str, alerts: dict[str, Alert]
+) -> None:
+    from playwright.sync_api import expect
+
+    app = live(sqlite_url, alerts=list(alerts.values()))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(app.url + "/")
+    page.fill("#token", app.tokens[Role.OFFICER])
+    page.click("#token-form button")
+    page.locator(f'#alerts tbody tr[data-id="{alerts["FR"].id}"]').click()
+    expect(page.locator("#review")).to_be_visible()
+    expect(page.locator("#reveal-author-form")).to_be_visible()
+    expect(page.locator("#detail")).not_to_contain_text(AUTHOR)
+    page.fill("#reveal-author-justification", "HR interview 2026-31 needs the name")
+    page.click("#reveal-author-form button")
+    expect(page.locator("#revealed-author")).to_have_text(f"Author: {AUTHOR}")
+    expect(page.locator("#audit li[data-action='alert.reveal_author']")).to_be_visible()
+
+    page.locator(f'#alerts tbody tr[data-id="{alerts["US"].id}"]').click()
+    expect(page.locator("#reveal-author-form")).to_be_hidden()
+    expect(page.locator("#revealed-author")).to_have_text("")
+    assert errors == []
