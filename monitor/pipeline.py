@@ -111,9 +111,9 @@ class Pipeline:
         kept: list[int] = []
         for index, post in enumerate(posts):
             jurisdiction = resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
-            personal = policies.plan_for(jurisdiction).personal
-            if personal.skip and personal.skips(post):
-                self._count_personal(policies.plan_for(jurisdiction).jurisdiction)
+            plan = policies.plan_for(jurisdiction)
+            if plan.personal.skips(post):
+                self._count_personal(plan.jurisdiction)
                 continue
             results.append(PostResult(post, jurisdiction))
             kept.append(index)

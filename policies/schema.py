@@ -321,6 +321,8 @@ class PersonalSpec(Strict):
         for item in value or ():
             if not item.strip():
                 raise ValueError("a marker is empty or blank: it would mark every post personal")
+            if len(item.strip()) > 32:
+                raise ValueError(f"marker {item[:40]!r} is longer than 32 characters: use a short word")
         return value
 
 

@@ -123,3 +123,17 @@ def test_matching_time_does_not_grow_with_the_post() -> None:
     for _ in range(200):
         markers.marker_of(huge, "teams", {"subject": "re:" * 50_000})
     assert time.perf_counter() - started < max(10 * base, 0.05)
+
+
+def test_a_long_marker_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "org.yaml").write_text(
+        "pack: {id: org, overlay: fr}\npersonal:\n  prefixes: ['" + "x" * 40 + "']\n")
+    with pytest.raises(PolicyError, match="longer than 32 characters"):
+        load_policy_set(tmp_path)
+
+
+def test_accented_first_letter_and_non_ascii_text() -> None:
+    markers = PersonalMarkers().merged(PersonalSpec(skip=True, prefixes=["écrit perso"]))
+    assert markers.marker_of("ÉCRIT PERSO: x", "teams", {}) == "text:ecrit perso"
+    assert markers.marker_of("Ecrit perso - x", "teams", {}) == "text:ecrit perso"
+    assert markers.marker_of("Écrit personnel", "teams", {}) is None
