@@ -136,6 +136,15 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
     occurrences: int = Field(default=1, ge=1, description="hits of this rule by this author grouped here")
     last_seen_at: datetime | None = Field(default=None, description="post time of the newest grouped hit")
     silenced: bool = Field(default=False, description="matched an active silence when stored")
+    # Privacy (alerts.privacy): what the rule is for, and whether reviewers see a pseudonym.
+    purpose: str | None = Field(
+        default=None,
+        description="the rule's purpose: regulatory_supervision, information_security or reputation",
+    )
+    author_pseudonymised: bool = Field(
+        default=False,
+        description="the jurisdiction pseudonymises authors: reviewers see a pseudonym until a reveal",
+    )
 
     @model_validator(mode="before")
     @classmethod

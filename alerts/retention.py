@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from policies.loader import GLOBAL, PolicySet
 from policies.schema import RETENTION_MAX_DAYS
@@ -69,6 +69,19 @@ class RetentionRule(BaseModel):
         default=None, description="the overlay (file:line) or setting that replaced the default"
     )
     covers: list[str] = Field(default_factory=list, description="other codes that take this period")
+    required_days: int | None = Field(
+        default=None,
+        description="the pack's period when a regulation requires keeping records that long (a minimum "
+        "an override should not go under, and within which erasure requests are refused)",
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def conflict(self) -> str | None:
+        """Why the period in force breaks the regulation's minimum, if it does."""
+        if self.required_days is None or self.days is None or self.days >= self.required_days:
+            return None
+        return f"{self.days} days is shorter than the {self.required_days} days the regulation requires"
 
 
 def resolve(
@@ -96,15 +109,19 @@ def resolve(
             origin=found.origin if found is not None else None,
             overridden_by=None if found is None or found.shipped else found.origin,
             covers=covered,
+            required_days=found.days if found is not None and found.required else None,
         )
     for key, days in (overrides or {}).items():
         _check_days(key, days)
         jurisdiction = GLOBAL if key == DEFAULT_KEY else key
         row = rows.get(jurisdiction)
         if row is None:
+            # A code given its own period still answers to its pack's regulation (PR → US).
+            pack = policies.plan_for(jurisdiction).retention
             rows[jurisdiction] = RetentionRule(
                 jurisdiction=jurisdiction, days=days, mode=mode, source=OVERRIDE_SETTING,
                 overridden_by=OVERRIDE_SETTING,
+                required_days=pack.days if pack is not None and pack.required else None,
             )
         else:
             was = f"{row.days} days" if row.days is not None else "no period"

@@ -51,6 +51,7 @@ from alerts.sql.engine import (
     writing,
 )
 from alerts.store_cases import CaseMethods
+from alerts.store_privacy import PrivacyMethods
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -85,7 +86,7 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlAlertStore(CaseMethods):
+class SqlAlertStore(CaseMethods, PrivacyMethods):
     """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process.
 
     Cases, legal holds and exports are in :class:`alerts.store_cases.CaseMethods`."""

@@ -36,6 +36,7 @@ from alerts.audit import Actor
 from alerts.identifiers import mask_excerpt, mask_identifiers
 from alerts.levels import SECOND_LEVEL_ROLES
 from alerts.model import Alert
+from alerts.privacy import author_pseudonym, keyed_hash
 from alerts.store import SqlAlertStore
 from alerts.tokens import ApiToken, Role, TokenError, expiry, token_from_secret
 from api.schemas import AlertPublic
@@ -207,14 +208,10 @@ class Pseudonymizer:
 
     def __call__(self, author_id: str) -> str:
         """The author's pseudonym (unchanged since authors were first pseudonymised)."""
-        return "anon-" + _hmac16(self._key, author_id)
+        return author_pseudonym(self._key, author_id)
 
     def post(self, post_id: str) -> str:
-        return "post-" + _hmac16(self._post_key, post_id)
-
-
-def _hmac16(key: bytes, value: str) -> str:
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
+        return "post-" + keyed_hash(self._post_key, post_id)
 
 
 def comms_may_see(alert: Alert) -> bool:
@@ -225,6 +222,10 @@ def comms_may_see(alert: Alert) -> bool:
 def visible_alert(alert: Alert, actor: Actor, pseudonymize: Pseudonymizer) -> AlertPublic:
     public = AlertPublic.from_alert(alert)
     if actor.role != Role.COMMS.value:
+        # Officers of a pseudonymising jurisdiction (pack pseudonymise_authors) see who only after an
+        # audited reveal (POST /alerts/{id}/reveal-author).
+        if alert.author_pseudonymised:
+            return public.model_copy(update={"author_id": pseudonymize(alert.author_id)})
         return public
     # Comms has no need for who exactly posted, which post it was, or any personal data: personal
     # evidence goes, and every free text left (post excerpts, clauses quoting the post, reviewers'

@@ -204,9 +204,8 @@ def _retention(settings: Settings) -> tuple[RetentionPolicy, list[RetentionRule]
         for error in exc.errors:
             typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    overrides = settings.retention_days if "retention_days" in settings.model_fields_set else None
     try:
-        return resolve(policies, overrides, settings.retention_mode)
+        return resolve(policies, settings.retention_overrides, settings.retention_mode)
     except RetentionError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

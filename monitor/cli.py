@@ -50,6 +50,15 @@ def _mount_review() -> None:
 _mount_review()
 
 
+def _mount_gdpr() -> None:
+    from monitor.gdpr_cli import gdpr_app
+
+    app.add_typer(gdpr_app, name="gdpr")
+
+
+_mount_gdpr()
+
+
 def _mount_ingest() -> None:
     from monitor.ingest.cli import ingest
 
@@ -192,7 +201,8 @@ def scan(
     rate = summary.posts / summary.seconds if summary.seconds else 0.0
     typer.echo(
         f"scanned {summary.posts} posts, {summary.alerts} alerts, {summary.invalid_lines} invalid lines "
-        f"skipped, {rate:.0f} posts/s (policy {pipeline.policy_version})",
+        f"skipped, {summary.personal_skipped} personal posts left unanalysed, {rate:.0f} posts/s "
+        f"(policy {pipeline.policy_version})",
         err=True,
     )
     if summary.invalid_lines:

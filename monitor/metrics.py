@@ -29,6 +29,7 @@ class Metrics:
     records_dead_lettered: Counter
     alerts_raised: Counter
     rule_hits: Counter
+    posts_personal_skipped: Counter
     batch_seconds: Histogram
     detector_seconds: Histogram
     consumer_lag: Gauge
@@ -77,6 +78,12 @@ class Metrics:
                 "veille_rule_hits",
                 "Rule matches, including shadow (incubating) rules that raise no alert",
                 ["rule", "jurisdiction", "mode"],
+                **kwargs,
+            ),
+            posts_personal_skipped=Counter(
+                "veille_posts_personal_skipped",
+                "Posts marked personal and left unanalysed (counted, nothing else kept)",
+                ["jurisdiction"],
                 **kwargs,
             ),
             batch_seconds=Histogram(

@@ -2,17 +2,25 @@
 
 Knows nothing of Kafka: the run loop decodes records and hands posts here; the scan command reads
 them from a file. Both therefore find exactly the same things.
+
+Personal posts (``policies.personal``) of a jurisdiction whose pack skips them are counted and dropped
+here, before any detector: ``process`` returns no result for them, so nothing downstream (alerts,
+e-reputation windows, the sampling of posts that raised no alert, scan output) ever sees them, and
+the run loop still commits their offsets with the rest of the batch.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import logging
+import secrets
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.evidence import EvidenceLimits, build_evidence
 from alerts.model import Alert, Severity, alert_id
+from alerts.privacy import minimise
 from detectors.base import Detector, DetectorPlan, Finding
 from detectors.registry import build_detectors, full_plan
 from monitor.jurisdiction import resolve_jurisdiction
@@ -24,6 +32,7 @@ from policies.engine import detect
 from policies.post import Post
 
 WARM_UP_POSTS = 300
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,8 +62,10 @@ class Pipeline:
         detect_all: bool = False,
         metrics: Metrics | None = None,
         evidence_limits: EvidenceLimits | None = None,
+        pseudonym_key: bytes | None = None,
     ) -> None:
         self.detectors = list(detectors)
+        self.pseudonym_key = pseudonym_key
         self.evidence_limits = evidence_limits or EvidenceLimits()
         self.detect_all = detect_all
         self.metrics = metrics
@@ -62,6 +73,8 @@ class Pipeline:
         self._default_jurisdiction = default_jurisdiction
         self._full_plans: dict[str, DetectorPlan] = {}
         self.policies = policies
+        # Personal posts skipped per pack jurisdiction, since start (`veille scan` reports it).
+        self.personal_skipped: Counter[str] = Counter()
 
     @property
     def policies(self) -> PolicySet:
@@ -94,12 +107,18 @@ class Pipeline:
         self, posts: Sequence[Post], origins: Sequence[Mapping[str, Any]] | None = None
     ) -> list[PostResult]:
         policies = self._policies
-        results = [
-            PostResult(
-                post, resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
-            )
-            for post in posts
-        ]
+        results: list[PostResult] = []
+        kept: list[int] = []
+        for index, post in enumerate(posts):
+            jurisdiction = resolve_jurisdiction(post, self._channel_jurisdictions, self._default_jurisdiction)
+            plan = policies.plan_for(jurisdiction)
+            if plan.personal.skips(post):
+                self._count_personal(plan.jurisdiction)
+                continue
+            results.append(PostResult(post, jurisdiction))
+            kept.append(index)
+        if origins is not None and len(kept) != len(posts):
+            origins = [origins[i] for i in kept]
         groups: dict[str, list[int]] = defaultdict(list)
         plans: dict[str, Plan] = {}
         for index, result in enumerate(results):
@@ -138,7 +157,7 @@ class Pipeline:
                         mode = "shadow" if hit.shadow else "alert"
                         self.metrics.rule_hits.labels(hit.rule_id, plan.jurisdiction, mode).inc()
                     if not hit.shadow:
-                        result.alerts.append(self._alert(result, hit, policies.version, origin))
+                        result.alerts.append(self._alert(result, plan, hit, policies.version, origin))
         return results
 
     def warm_up(self) -> None:
@@ -156,13 +175,20 @@ class Pipeline:
         finally:
             self.metrics = metrics
 
+    def _count_personal(self, jurisdiction: str) -> None:
+        self.personal_skipped[jurisdiction] += 1
+        if self.metrics is not None:
+            self.metrics.posts_personal_skipped.labels(jurisdiction).inc()
+
     def _observe_detector(self, detector: str, seconds: float) -> None:
         assert self.metrics is not None
         self.metrics.detector_seconds.labels(detector).observe(seconds)
 
-    def _alert(self, result: PostResult, hit: RuleHit, policy_version: str, origin: dict[str, Any]) -> Alert:
+    def _alert(
+        self, result: PostResult, plan: Plan, hit: RuleHit, policy_version: str, origin: dict[str, Any]
+    ) -> Alert:
         post = result.post
-        return Alert(
+        alert = Alert(
             id=alert_id(post.id, hit.rule_id),
             rule_id=hit.rule_id,
             rule_title=hit.title,
@@ -184,7 +210,11 @@ class Pipeline:
             origin=origin,
             comms_visible=hit.for_communications,
             four_eyes=hit.four_eyes,
+            purpose=hit.purpose,
+            author_pseudonymised=plan.pseudonymise_authors,
         )
+        # Only what the rule's purpose needs is ever stored (alerts.privacy.MINIMISATION).
+        return minimise(alert, self.pseudonym_key)
 
 
 def build_pipeline(
@@ -202,4 +232,12 @@ def build_pipeline(
         detect_all=detect_all,
         metrics=metrics,
         evidence_limits=EvidenceLimits(settings.evidence_max_spans, settings.evidence_max_bytes),
+        pseudonym_key=_pseudonym_key(settings),
     )
+
+
+def _pseudonym_key(settings: Settings) -> bytes:
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value().encode()
+    log.warning("VEILLE_PSEUDONYM_KEY is not set: reputation alerts' author pseudonyms change at restart")
+    return secrets.token_bytes(32)

@@ -406,6 +406,7 @@ class ReputationAggregator:
             origin={"kind": WINDOW_ORIGIN_KIND, "brand": ks.brand, "window_start": _iso(window.start),
                     "sample_post_ids": list(window.samples)},
             comms_visible=True,  # e-reputation is communications' business by construction
+            purpose="reputation",
         )
 
     def _crisis(self, bs: BrandState, policy_version: str) -> list[Alert]:
@@ -444,6 +445,7 @@ class ReputationAggregator:
                 origin={"kind": WINDOW_ORIGIN_KIND, "brand": bs.brand, "spike_alert_id": spike_id,
                         "employee_alert_ids": hit_ids},
                 comms_visible=True,
+                purpose="reputation",
             ))
         # Pruned after matching, so that a backlog batch spanning many windows still pairs its halves.
         horizon = bs.watermark - 3 * size

@@ -336,6 +336,10 @@ class Worker:
             self.metrics.batch_retries.labels(stage)
         for severity in Severity:
             self.metrics.alert_latency_seconds.labels(severity.value)
+        policies = getattr(self.pipeline, "policies", None)
+        for plan in policies.plans.values() if policies is not None else ():
+            if plan.personal.skip:
+                self.metrics.posts_personal_skipped.labels(plan.jurisdiction)
 
     def _maybe_reload(self) -> None:
         """Between batches only: a batch is always evaluated by one policy version."""

@@ -25,6 +25,7 @@ class ScanSummary:
     posts: int = 0
     invalid_lines: int = 0
     alerts: int = 0
+    personal_skipped: int = 0  # marked personal in a jurisdiction that skips them: no output line
     seconds: float = 0.0
 
 
@@ -69,6 +70,7 @@ def scan_file(
     pipeline: Pipeline, source: Path, output: IO[str], *, show_progress: bool = True
 ) -> ScanSummary:
     summary = ScanSummary()
+    skipped_before = sum(pipeline.personal_skipped.values())
     started = time.perf_counter()
     progress = Progress(
         TextColumn("scanning"),
@@ -88,6 +90,7 @@ def scan_file(
                 batch = []
         if batch:
             _flush(pipeline, batch, output, summary)
+    summary.personal_skipped = sum(pipeline.personal_skipped.values()) - skipped_before
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -108,8 +108,14 @@ class Settings(BaseSettings):
     )
     pseudonym_key: SecretStr | None = Field(
         default=None,
-        description="key for the stable author pseudonyms shown to the comms role; "
-        "unset = a random key per API process (pseudonyms then change at restart)",
+        description="key for the stable author pseudonyms (comms role; officers in jurisdictions whose "
+        "pack sets pseudonymise_authors; reputation alerts store only the pseudonym): set the same key on "
+        "workers and API; unset = a random key per process (pseudonyms then change at restart)",
+    )
+    author_reveal_approval: bool = Field(
+        default=False,
+        description="revealing a pseudonymised author needs a second person's approval (request, then "
+        "approve by another officer or admin)",
     )
 
     # Review (alerts.store, alerts.retention) and outbound sinks (alerts.sinks).
@@ -234,6 +240,11 @@ class Settings(BaseSettings):
             anchor_every_seconds=self.audit_anchor_every_seconds,
             view_window=timedelta(seconds=self.audit_view_window_seconds),
         )
+
+    @property
+    def retention_overrides(self) -> dict[str, int] | None:
+        """VEILLE_RETENTION_DAYS when the operator set it; None: the packs' periods apply."""
+        return self.retention_days if "retention_days" in self.model_fields_set else None
 
     @property
     def qa_sampling(self) -> QaSampling:

@@ -64,7 +64,7 @@ def test_rules(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show passing cases too")] = False,
 ) -> None:
     """Run every rule's match / no_match posts through the real detectors; exit 1 on any failure."""
-    from policies.runner import run_rule_tests
+    from policies.runner import run_personal_tests, run_rule_tests
 
     policies = _load(policies_dir, sandbox)
     known = {r.id for _, r in policies.rules()}
@@ -73,6 +73,9 @@ def test_rules(
         err.print(f"unknown rule id(s): {', '.join(unknown)}", markup=False)
         raise typer.Exit(2)
     results = run_rule_tests(policies, _build_detectors(), rule)
+    if not rule:
+        # Personal-message markers are tested like rules (pseudo-rule "personal:<pack>").
+        results += run_personal_tests(policies)
     failed = [r for r in results if not r.passed]
     table = Table(title=f"policy tests (version {policies.version})")
     table.add_column("rule", no_wrap=True)

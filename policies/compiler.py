@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from detectors.base import DetectorPlan, Finding
 from policies.names import DETECTORS
+from policies.personal import PersonalMarkers
 from policies.post import Post
 from policies.predicates import Context, Node, Outcome, Tri, compile_condition
 from policies.schema import COMMUNICATIONS, Condition, RuleSpec
@@ -32,6 +33,7 @@ class RuleHit:
     references: tuple[str, ...]
     audience: tuple[str, ...]  # pack key `audience:`: decides who sees the alert
     four_eyes: bool = False  # pack key `four_eyes:`: closing needs a second reviewer (alerts.levels)
+    purpose: str | None = None  # pack key `purpose:`: decides what the alert keeps (alerts.privacy)
 
     @property
     def for_communications(self) -> bool:
@@ -98,6 +100,7 @@ class CompiledRule:
             references=tuple(spec.references),
             audience=tuple(spec.audience),
             four_eyes=spec.four_eyes,
+            purpose=spec.purpose,
         )
 
     def suppressed_by(self, ctx: Context) -> str | None:
@@ -147,6 +150,7 @@ class RetentionDefault:
     source: str
     origin: str  # e.g. policies/packs/us.yaml:14
     shipped: bool  # False: an organisation's own pack or overlay set it
+    required: bool = False  # a regulatory minimum rather than a storage-limitation maximum
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,8 @@ class Plan:
     _by_detector: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
     retention: RetentionDefault | None = None  # None: no pack in the chain sets one
+    personal: PersonalMarkers = field(default_factory=PersonalMarkers)
+    pseudonymise_authors: bool = False  # pack key: officers see author pseudonyms
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -209,6 +215,9 @@ def build_plan(
     spikes: SpikeThresholds | None = None,
     classifier_thresholds: Mapping[str, float] | None = None,
     retention: RetentionDefault | None = None,
+    *,
+    personal: PersonalMarkers | None = None,
+    pseudonymise_authors: bool = False,
 ) -> Plan:
     entities: set[str] = set()
     classifier_floors: dict[str, float] = {}
@@ -261,6 +270,8 @@ def build_plan(
         {d: tuple(r) for d, r in by_detector.items()},
         spikes or SpikeThresholds(),
         retention,
+        personal or PersonalMarkers(),
+        pseudonymise_authors,
     )
 
 

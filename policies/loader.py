@@ -24,6 +24,7 @@ from policies.compiler import (
     compile_rule,
 )
 from policies.errors import PolicyError, did_you_mean
+from policies.personal import PersonalMarkers
 from policies.references import check_names, classifier_thresholds, walk
 from policies.schema import PackFile, RuleSpec
 from policies.validation import validation_errors
@@ -41,6 +42,8 @@ class _File:
     raw: Any
     spec: PackFile
     shipped: bool
+    # The packs Veille ships (not another release's, not an organisation's) must state every purpose.
+    purpose_required: bool = False
 
     def line(self, *path: str | int) -> int | None:
         return line_of(self.raw, path)
@@ -76,6 +79,8 @@ class _Pack:
     enabled: set[str] = field(default_factory=set)  # sandbox rules switched on here or in a parent
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
     retention: RetentionDefault | None = None
+    personal: PersonalMarkers = field(default_factory=PersonalMarkers)
+    pseudonymise_authors: bool = False
 
     @property
     def files(self) -> list[_File]:
@@ -191,7 +196,7 @@ def load_policy_set(
         except ValidationError as exc:
             errors.extend(validation_errors(display, raw, exc))
             continue
-        files.append(_File(path, display, raw, spec, shipped))
+        files.append(_File(path, display, raw, spec, shipped, shipped and base_dir == SHIPPED_DIR))
 
     model_sha256 = shipped_artefact_sha256()
     digest.update(b"classifier\0" + model_sha256.encode() + b"\0")
@@ -222,6 +227,7 @@ def load_policy_set(
         plans[pack.jurisdiction] = build_plan(
             pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds,
             pack.retention,
+            personal=pack.personal, pseudonymise_authors=pack.pseudonymise_authors,
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -345,6 +351,8 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
         pack.enabled = set(pack.parent.enabled)
         pack.spikes = pack.parent.spikes
         pack.retention = pack.parent.retention
+        pack.personal = pack.parent.personal.own()
+        pack.pseudonymise_authors = pack.parent.pseudonymise_authors
     own: list[_Rule] = []
     for f in pack.files:
         pack.enabled.update(f.spec.enable)
@@ -353,7 +361,14 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
         if f.spec.retention is not None:
             origin = f"{f.display}:{f.line('retention')}"
             spec = f.spec.retention
-            pack.retention = RetentionDefault(spec.days, spec.source, origin, f.shipped)
+            # An overlay that lengthens a regulatory period still answers to the regulation.
+            was_required = pack.retention is not None and pack.retention.required
+            required = spec.required if spec.required is not None else was_required
+            pack.retention = RetentionDefault(spec.days, spec.source, origin, f.shipped, required)
+        if f.spec.personal is not None:
+            pack.personal = pack.personal.merged(f.spec.personal, f"{f.display}:{f.line('personal')}")
+        if f.spec.pseudonymise_authors is not None:
+            pack.pseudonymise_authors = f.spec.pseudonymise_authors
         for name, list_spec in f.spec.lists.items():
             inherited = pack.lists.get(name, ())
             phrases = tuple(list_spec.phrases) if list_spec.phrases is not None else inherited
@@ -427,6 +442,14 @@ def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:
                     "cite the regulation, policy or URL the rule encodes",
                 )
             )
+    if spec.purpose is None and f.purpose_required:
+        errors.append(
+            f.error(
+                (*base, "id"),
+                f"{prefix}a shipped rule needs 'purpose' (GDPR art. 5(1)(b): what its alerts are for)",
+                "add 'purpose: regulatory_supervision', 'information_security' or 'reputation'",
+            )
+        )
     conditions = [((*base, "when"), spec.when)] + [
         ((*base, "exceptions", i, "when"), e.when) for i, e in enumerate(spec.exceptions)
     ]

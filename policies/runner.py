@@ -132,3 +132,37 @@ def _miss_detail(findings: Sequence[Finding]) -> str:
         return "no match; the detectors found nothing"
     kinds = sorted({f"{f.detector}:{f.type}" for f in findings})
     return "no match; found " + ", ".join(kinds)
+
+
+def run_personal_tests(policies: PolicySet) -> list[CaseResult]:
+    """Each pack's ``personal.tests``: a ``skip`` post must be left unanalysed in its jurisdiction (the
+    pack's own unless the case names one), an ``analyse`` post must reach the detectors. Reported as
+    cases of the pseudo-rule ``personal:<pack>``."""
+    results = []
+    for home in policies.plans.values():
+        for kind, index, origin, case in home.personal.tests:
+            post = make_post(
+                case.text,
+                jurisdiction=case.jurisdiction or home.jurisdiction,
+                source=case.source or "internal",
+                channel=case.channel,
+                role=case.role or "employee",
+                is_employee=True if case.is_employee is None else case.is_employee,
+                lang=case.lang,
+                post_id=f"test:personal:{home.pack}:{kind}:{index}",
+            ).model_copy(update={"metadata": dict(case.metadata)})
+            plan = policies.plan_for(post.jurisdiction)
+            marker = plan.personal.marker(post)
+            skipped = plan.personal.skips(post)
+            if kind == "skip":
+                detail = f"marked by {marker}" if skipped else (
+                    f"no personal marker found in {plan.jurisdiction}" if marker is None
+                    else f"marked by {marker}, but {plan.jurisdiction} analyses personal posts"
+                )
+            else:
+                detail = "analysed" if not skipped else f"skipped: marked by {marker}"
+            passed = skipped if kind == "skip" else not skipped
+            results.append(
+                CaseResult(f"personal:{home.pack}", origin, kind, index, plan.jurisdiction, passed, detail)
+            )
+    return results

@@ -285,6 +285,51 @@ class RuleTests(Strict):
     no_match: list[TestPost] = Field(default_factory=list)
 
 
+class PersonalTestPost(TestPost):
+    """A post for the ``personal:`` tests: a rule test post plus what sources set on it."""
+
+    metadata: dict[str, Any] = Field(default_factory=dict, description="e.g. {subject: '[PERSO] ...'}")
+
+
+class PersonalTests(Strict):
+    __test__ = False
+
+    skip: list[PersonalTestPost] = Field(default_factory=list, description="posts that must be skipped")
+    analyse: list[PersonalTestPost] = Field(default_factory=list, description="posts that must be analysed")
+
+
+class PersonalSpec(Strict):
+    """Messages an employee marked as personal, which the CNIL puts off-limits to the employer.
+
+    ``skip: true`` makes the worker count such a post and drop it before any detector runs. A key left
+    out is inherited along ``extends``; a list given replaces the inherited one.
+    """
+
+    skip: bool | None = Field(default=None, description="this jurisdiction leaves personal posts alone")
+    flags: list[str] | None = Field(
+        default=None, description="metadata keys a source sets to true on a personal message"
+    )
+    prefixes: list[str] | None = Field(
+        default=None, description="markers at the start of the subject or text, e.g. '[PERSO]', 'privé'"
+    )
+    channels: list[str] | None = Field(default=None, description="channels that are personal as a whole")
+    tests: PersonalTests = Field(default_factory=PersonalTests)
+
+    @field_validator("prefixes", "flags", "channels")
+    @classmethod
+    def _non_blank(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or ():
+            if not item.strip():
+                raise ValueError("a marker is empty or blank: it would mark every post personal")
+            if len(item.strip()) > 32:
+                raise ValueError(f"marker {item[:40]!r} is longer than 32 characters: use a short word")
+        return value
+
+
+PURPOSES = ("regulatory_supervision", "information_security", "reputation")
+Purpose = Literal["regulatory_supervision", "information_security", "reputation"]
+
+
 class RuleSpec(Strict):
     id: str = Field(pattern=RULE_ID)
     title: str = Field(min_length=1)
@@ -300,6 +345,11 @@ class RuleSpec(Strict):
     four_eyes: bool = Field(
         default=False,
         description="closing its alerts needs a second reviewer's approval (say why in a comment)",
+    )
+    purpose: Purpose | None = Field(
+        default=None,
+        description="what the rule is for (GDPR art. 5(1)(b)): regulatory_supervision, "
+        "information_security or reputation; decides what its alerts keep (alerts.privacy)",
     )
     tags: list[str] = Field(default_factory=list)
     when: Condition
@@ -361,6 +411,12 @@ class RetentionSpec(Strict):
     source: str = Field(
         min_length=1, description="the regulation or decision that sets the period, e.g. SEC Rule 17a-4(b)(4)"
     )
+    required: bool | None = Field(
+        default=None,
+        description="true: a regulation requires keeping communications this long (a minimum, e.g. SEC "
+        "17a-4, FCA SYSC 10A), so an erasure request is refused within it and a shorter override is "
+        "flagged; false: a storage-limitation maximum (GDPR art. 5(1)(e)); unset: as the pack it amends",
+    )
 
     @field_validator("days", mode="before")
     @classmethod
@@ -393,6 +449,10 @@ class PackFile(Strict):
     enable: list[str] = Field(default_factory=list, description="sandbox rule ids to load")
     spikes: SpikeSpec | None = Field(default=None, description="e-reputation spike thresholds")
     retention: RetentionSpec | None = Field(default=None, description="retention period and its source")
+    personal: PersonalSpec | None = Field(default=None, description="personal messages left unanalysed")
+    pseudonymise_authors: bool | None = Field(
+        default=None, description="officers see a pseudonym for the authors of this jurisdiction's alerts"
+    )
 
     @field_validator("lists")
     @classmethod

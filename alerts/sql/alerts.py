@@ -62,6 +62,8 @@ _SCALARS = (
     "approval_ticket",
     "approval_requested_by",
     "qa_status",
+    "purpose",
+    "author_pseudonymised",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 

@@ -4,6 +4,7 @@ per alert."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -59,16 +60,7 @@ def apply(
             connection.execute(sa.delete(occurrences_table).where(occurrences_table.c.alert_id == row.id))
             connection.execute(sa.delete(alerts_table).where(target))
         else:
-            values = anonymised_values(list(row.evidence))
-            update(connection, target, {**values, "anonymised_at": now})
-            connection.execute(
-                sa.update(occurrences_table)
-                .where(occurrences_table.c.alert_id == row.id)
-                .values(post_id=ANONYMISED)
-            )
-            connection.execute(
-                sa.update(comments_table).where(comments_table.c.alert_id == row.id).values(body=ANONYMISED)
-            )
+            anonymise(connection, row.id, list(row.evidence), now)
         audit.append(
             connection, by, f"retention.{policy.mode}", f"alert:{row.id}", None,
             {"jurisdiction": row.jurisdiction}, now,
@@ -85,3 +77,14 @@ def _count_held(connection: Connection, due: sa.ColumnElement[bool], report: Ret
         report.held_by_case[row.case_id] = report.held_by_case.get(row.case_id, 0) + 1
     for jurisdiction in jurisdictions.values():
         report.held_by_jurisdiction[jurisdiction] = report.held_by_jurisdiction.get(jurisdiction, 0) + 1
+def anonymise(connection: Connection, alert_id: str, evidence: list[dict[str, Any]], now: datetime) -> None:
+    """Remove an alert's personal data (``anonymised_values``), its occurrences' post ids and its
+    comments' text; shared by retention and by a data subject's erasure (``alerts.sql.subjects``)."""
+    update(connection, alerts_table.c.id == alert_id, {**anonymised_values(evidence), "anonymised_at": now})
+    occurrences = occurrences_table.c
+    connection.execute(
+        sa.update(occurrences_table).where(occurrences.alert_id == alert_id).values(post_id=ANONYMISED)
+    )
+    connection.execute(
+        sa.update(comments_table).where(comments_table.c.alert_id == alert_id).values(body=ANONYMISED)
+    )

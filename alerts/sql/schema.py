@@ -91,6 +91,9 @@ alerts_table = sa.Table(
     sa.Column("approval_ticket", sa.String(200), nullable=True),
     sa.Column("approval_requested_by", sa.String(200), nullable=True),
     sa.Column("qa_status", sa.String(16), nullable=True),
+    # The rule's purpose and the pack's pseudonymise_authors when stored (revision 0009).
+    sa.Column("purpose", sa.String(32), nullable=True),
+    sa.Column("author_pseudonymised", sa.Boolean, nullable=False, server_default=sa.false()),
     # Newest-first listing and its keyset cursor; the status one also serves "open, newest first".
     sa.Index("ix_alerts_created_at_id", "created_at", "id"),
     sa.Index("ix_alerts_status_created_at_id", "status", "created_at", "id"),

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.lifecycle import MAX_COMMENT_CHARS, MAX_NAME_CHARS, MAX_TICKET_CHARS
 from alerts.model import AlertStatus, QaStatus, Verdict
 from api.auth import visible_alert
-from api.deps import AlertId, PseudonymizerDep, ReviewerDep, StoreDep, SupervisorDep
+from api.deps import AlertId, PseudonymizerDep, ReviewerDep, SettingsDep, StoreDep, SupervisorDep
 from api.schemas import STORE_UNAVAILABLE, AlertFilters, AlertPublic, ErrorMessage, guarded_responses
 
 router = APIRouter(
@@ -308,3 +308,52 @@ def reveal(
 )
 def occurrences(alert_id: AlertId, store: StoreDep, actor: ReviewerDep) -> list[Occurrence]:
     return [Occurrence.model_validate(o) for o in store.occurrences(alert_id)]
+
+
+class AuthorRevealRequest(BaseModel):
+    """Why the author's identity is needed; written to the audit log with the reviewer's name."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"justification": "Interview with HR scheduled, case 2026-31"}]},
+    )
+
+    justification: str = Field(min_length=10, max_length=MAX_COMMENT_CHARS)
+    request: int | None = Field(
+        default=None, description="with approval required: the approved request's id, to see the author"
+    )
+
+
+class AuthorReveal(BaseModel):
+    status: Literal["revealed", "pending"]
+    author_id: str | None = Field(default=None, description="the author's own id, once revealed")
+    request: int | None = Field(default=None, description="pending: the request a second person approves")
+
+
+@router.post(
+    "/alerts/{alert_id}/reveal-author",
+    response_model=AuthorReveal,
+    summary="Reveal a pseudonymised author (audited; may need a second person's approval)",
+    responses=_NOT_FOUND,
+)
+def reveal_author(
+    alert_id: AlertId, body: AuthorRevealRequest, store: StoreDep, actor: SupervisorDep, settings: SettingsDep
+) -> AuthorReveal:
+    """With ``VEILLE_AUTHOR_REVEAL_APPROVAL`` set, the first call answers ``pending`` with a request id;
+    once another second-level reviewer approved it, the same person calls again with ``request``."""
+    answer = store.reveal_author(
+        alert_id, body.justification, actor, approval_required=settings.author_reveal_approval,
+        request_id=body.request,
+    )
+    return AuthorReveal(status=answer["status"], author_id=answer.get("author_id"),
+                        request=answer.get("request"))
+
+
+@router.post(
+    "/alerts/{alert_id}/reveal-author/{request_id}/approve",
+    status_code=204,
+    summary="Approve another person's author reveal request (audited)",
+    responses=_NOT_FOUND,
+)
+def approve_author_reveal(alert_id: AlertId, request_id: int, store: StoreDep, actor: SupervisorDep) -> None:
+    store.approve_author_reveal(alert_id, request_id, actor)

@@ -91,7 +91,7 @@ function resetForms(alert) {
     return item;
   }));
   syncTransitionFields();
-  for (const id of ["transition-verdict", "transition-ticket", "transition-comment", "reveal-justification", "silence-reason"]) {
+  for (const id of ["transition-verdict", "transition-ticket", "transition-comment", "reveal-justification", "reveal-author-justification", "silence-reason"]) {
     $(id).value = "";
   }
   $("assignee").value = alert.assignee || "";
@@ -114,6 +114,9 @@ function resetForms(alert) {
   else if (pending && alert.approval_requested_by === me) note = "You asked for this closure: another second-level reviewer approves or rejects it.";
   $("level-note").textContent = note;
   $("level-note").hidden = !note;
+  // The pack pseudonymises this jurisdiction's authors: the identity is its own audited reveal.
+  $("reveal-author-form").hidden = !second || !alert.author_pseudonymised;
+  $("revealed-author").textContent = "";
 }
 
 async function history(alert) {
@@ -285,6 +288,20 @@ export function mountDetail(ctx) {
       await history(state.alert); // the reveal is in the audit log now
     } catch (error) {
       showError(`Could not reveal: ${error.message}`);
+    }
+  });
+  $("reveal-author-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const justification = $("reveal-author-justification").value.trim();
+    try {
+      const answer = await sendJson("POST", path("/reveal-author"), { justification });
+      $("revealed-author").textContent = answer.status === "revealed"
+        ? `Author: ${answer.author_id}`
+        : `Request ${answer.request} awaits another officer's approval`;
+      showError("");
+      await history(state.alert);
+    } catch (error) {
+      showError(`Could not reveal the author: ${error.message}`);
     }
   });
 }

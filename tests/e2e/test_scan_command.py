@@ -68,3 +68,19 @@ def test_schema_commands_print_json_schemas() -> None:
     assert post_schema["title"] == "Post"
     scan_schema = json.loads(veille("schema", "scan").stdout)
     assert scan_schema["required"] == ["post_id", "jurisdiction", "findings", "alerts"]
+
+
+def test_scan_leaves_personal_posts_out_like_the_worker(tmp_path: Path) -> None:
+    leak = "quick fix: export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE and rerun the job"
+    posts = [
+        {"id": f"p-{name}", "source": "internal", "channel": "teams", "jurisdiction": "FR", "text": text,
+         "author": {"id": "u-1", "is_employee": True, "role": "employee"}}
+        for name, text in (("marked", "[PERSO] " + leak), ("plain", leak))
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(post) + "\n" for post in posts))
+    result = veille("scan", str(source), "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert [row["post_id"] for row in read_jsonl(result.stdout)] == ["p-plain"]
+    assert "scanned 1 posts, 1 alerts" in result.stderr
+    assert "1 personal posts left unanalysed" in result.stderr

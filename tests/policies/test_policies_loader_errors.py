@@ -40,7 +40,8 @@ def test_unknown_key_names_line_and_allowed_keys(write_pack, org_dir):
     )
     assert _errors(org_dir) == [
         f"{path}:9: rule acme-one: unknown key 'colour' — Allowed keys: audience, description, exceptions, "
-        "four_eyes, id, maturity, references, remediation, severity, sources, tags, tests, title, when"
+        "four_eyes, id, maturity, purpose, references, remediation, severity, sources, tags, tests, title, "
+        "when"
     ]
 
 

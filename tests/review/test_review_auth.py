@@ -27,6 +27,7 @@ def _concrete(path: str, alert_id: str) -> str:
     path = path.replace("{alert_id}", alert_id).replace("{silence_id}", "0123456789abcdef")
     path = path.replace("{brand}", "ExampleCo").replace("{token_id}", "0123456789abcdef")
     path = path.replace("{case_id}", "0123456789ab")
+    path = path.replace("{request_id}", "1")
     assert not re.search(r"\{.*\}", path), f"no example value for a parameter of {path}: add one here"
     return path
 

@@ -60,6 +60,8 @@ def test_an_overlay_and_the_setting_override_the_pack_and_say_so(tmp_path: Path)
     assert rows["GB"]["days"] == 2555 and rows["GB"]["source"].startswith("FCA request of 2026-03-02")
     assert rows["GB"]["overridden_by"].endswith("acme-uk.yaml:2")
     assert rows["US"]["overridden_by"] is None
+    # Lengthening a regulatory period keeps it a regulatory minimum: erasure stays refused within it.
+    assert rows["GB"]["required_days"] == 2555 and rows["GB"]["conflict"] is None
 
     rows = _policy({**env, "VEILLE_RETENTION_DAYS": '{"GB": 3650, "DE": 90, "*": 400}',
                     "VEILLE_RETENTION_MODE": "delete"})
@@ -68,6 +70,7 @@ def test_an_overlay_and_the_setting_override_the_pack_and_say_so(tmp_path: Path)
     assert rows["DE"] == {
         "jurisdiction": "DE", "days": 90, "mode": "delete", "source": "VEILLE_RETENTION_DAYS",
         "origin": None, "overridden_by": "VEILLE_RETENTION_DAYS", "covers": [],
+        "required_days": None, "conflict": None,
     }
     assert rows["GLOBAL"]["days"] == 400 and rows["EU"]["days"] == 365
     assert "DE" not in rows["EU"]["covers"] and "IT" in rows["EU"]["covers"]
