@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from alerts.model import Alert, AlertStatus, Severity
+from alerts.model import Alert, AlertKind, AlertStatus, Severity
 
 T = TypeVar("T")
 
@@ -171,6 +171,8 @@ class AlertQuery(BaseModel):
     source: FilterList | None = None
     channel: FilterList | None = None
     assignee: FilterList | None = None
+    kind: Annotated[list[AlertKind], Field(min_length=1)] | None = None
+    population: FilterList | None = None
     since: Instant | None = None
     until: Instant | None = None
     # Keyset order on (created_at, id); a cursor continues in the order of the page that gave it.

@@ -39,6 +39,7 @@ from alerts.sql import audit as audit_repo
 from alerts.sql import retention as retention_repo
 from alerts.sql import review as review_repo
 from alerts.sql import silences as silence_repo
+from alerts.sql import supervision as supervision_repo
 from alerts.sql import tokens as token_repo
 from alerts.sql.engine import (
     StoreDataError,
@@ -49,6 +50,7 @@ from alerts.sql.engine import (
     reading,
     writing,
 )
+from alerts.supervision import SupervisionReport, build_report
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -396,6 +398,31 @@ class SqlAlertStore:
         """Seconds from creation to acknowledgement, and to closing, of the alerts matching ``q``."""
         with self._reading("review_durations") as connection:
             return analytics_repo.review_durations(connection, q)
+
+    def oldest_open_by_severity(self) -> dict[str, datetime]:
+        """``created_at`` of the oldest item not closed (nor silenced), per severity that has one."""
+        with self._reading("oldest_open_by_severity") as connection:
+            return analytics_repo.oldest_open_by_severity(connection)
+
+    def close_time_buckets(self, buckets: tuple[float, ...]) -> dict[str, tuple[list[int], int, float]]:
+        """Per severity: cumulative counts of closed items by seconds to close, count, sum of seconds."""
+        with self._reading("close_time_buckets") as connection:
+            return analytics_repo.close_time_buckets(connection, buckets)
+
+    def supervision_report(
+        self, start: datetime, end: datetime, *, as_of: datetime | None = None,
+        populations: Sequence[str] | None = None,
+    ) -> SupervisionReport:
+        """Per sampling population: items sampled and alerts stored in ``[start, end)``, reviewed by a
+        person or pending at ``as_of`` (default now), by reviewer, median time to review (rules in
+        :mod:`alerts.supervision`); raises ValueError unless ``start < end``."""
+        if start >= end:
+            raise ValueError(f"the period is empty: from ({start.isoformat()}) must be earlier than to "
+                             f"({end.isoformat()})")
+        as_of = as_of or datetime.now(UTC)
+        with self._reading("supervision_report") as connection:
+            items = supervision_repo.reviewed_items(connection, start, end, as_of)
+        return build_report(items, start=start, end=end, as_of=as_of, populations=populations)
 
     def precision_by_rule(self, q: AlertQuery) -> dict[str, dict[str, int]]:
         """Per rule: alerts closed with a verdict, and how many of each verdict."""

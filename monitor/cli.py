@@ -39,7 +39,9 @@ _mount_policies()
 
 def _mount_review() -> None:
     from monitor.admin_cli import audit_app, retention_app, tokens_app
+    from monitor.supervision_cli import supervision_app
 
+    app.add_typer(supervision_app, name="supervision")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_app, name="audit")
     app.add_typer(retention_app, name="retention")

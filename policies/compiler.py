@@ -16,6 +16,7 @@ from detectors.base import DetectorPlan, Finding
 from policies.names import DETECTORS
 from policies.post import Post
 from policies.predicates import Context, Node, Outcome, Tri, compile_condition
+from policies.sampling import Population, population_for
 from policies.schema import COMMUNICATIONS, Condition, RuleSpec
 
 
@@ -148,6 +149,11 @@ class Plan:
     disabled: Mapping[str, str] = field(default_factory=dict)  # rule id → recorded reason
     _by_detector: Mapping[str, tuple[CompiledRule, ...]] = field(default_factory=dict, repr=False)
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
+    # Sampling populations in match order (policies.sampling): the first that matches a post is its.
+    sampling: tuple[Population, ...] = ()
+
+    def population_for(self, post: Post, jurisdiction: str) -> Population | None:
+        return population_for(self.sampling, post, jurisdiction)
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -195,6 +201,7 @@ def build_plan(
     disabled: Mapping[str, str],
     spikes: SpikeThresholds | None = None,
     classifier_thresholds: Mapping[str, float] | None = None,
+    sampling: Sequence[Population] = (),
 ) -> Plan:
     entities: set[str] = set()
     classifier_floors: dict[str, float] = {}
@@ -246,6 +253,7 @@ def build_plan(
         dict(disabled),
         {d: tuple(r) for d, r in by_detector.items()},
         spikes or SpikeThresholds(),
+        tuple(sampling),
     )
 
 

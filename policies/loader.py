@@ -18,6 +18,8 @@ from detectors.classifier import shipped_artefact_sha256
 from policies.compiler import CompiledRule, Plan, SpikeThresholds, build_plan, compile_rule
 from policies.errors import PolicyError, did_you_mean
 from policies.references import check_names, classifier_thresholds, walk
+from policies.sampling import Population
+from policies.sampling import resolve as resolve_sampling
 from policies.schema import PackFile, RuleSpec
 from policies.validation import validation_errors
 from policies.yamlsrc import line_of, load_yaml
@@ -68,6 +70,7 @@ class _Pack:
     disabled: dict[str, str] = field(default_factory=dict)
     enabled: set[str] = field(default_factory=set)  # sandbox rules switched on here or in a parent
     spikes: SpikeThresholds = field(default_factory=SpikeThresholds)
+    sampling: tuple[Population, ...] = ()
 
     @property
     def files(self) -> list[_File]:
@@ -212,7 +215,8 @@ def load_policy_set(
             if rule.spec.maturity != "sandbox" or include_sandbox or rule.spec.id in pack.enabled
         ]
         plans[pack.jurisdiction] = build_plan(
-            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds
+            pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds,
+            pack.sampling,
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -387,6 +391,30 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
                 )
     for rule in own:
         _check_rule(rule, pack, errors)
+    inherited = pack.parent.sampling if pack.parent else ()
+    pack.sampling = resolve_sampling(inherited, _populations(pack, errors))
+
+
+def _populations(pack: _Pack, errors: list[PolicyError]) -> list[Population]:
+    """The populations a pack's own files define (base, then overlays), each name once: two files of
+    one pack setting one population's rate would leave the rate to file order."""
+    out: dict[str, Population] = {}
+    for f in pack.files:
+        for index, spec in enumerate(f.spec.sampling):
+            origin = f"{f.display}:{f.line('sampling', index)}"
+            first = out.get(spec.population)
+            if first is not None:
+                errors.append(
+                    f.error(
+                        ("sampling", index, "population"),
+                        f"sampling population '{spec.population}' is already defined at {first.origin}",
+                        "define each population once per pack: change its rate where it is defined, "
+                        "or give this one another name",
+                    )
+                )
+                continue
+            out[spec.population] = Population.from_spec(spec, origin)
+    return list(out.values())
 
 
 def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:

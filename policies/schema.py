@@ -342,6 +342,40 @@ class SpikeSpec(Strict):
         return self
 
 
+class SamplingSpec(Strict):
+    """A population of posts and the share of those that raised no alert drawn for review (FINRA Rule
+    3110.06, risk-based review of correspondence). Criteria left out match everything; the criteria
+    given must all match. The first population of a pack that matches a post is the post's."""
+
+    population: str = Field(
+        pattern=NAME, max_length=64, description="name in reports and metric labels, e.g. us_reps_external"
+    )
+    description: str | None = None
+    percent: float = Field(ge=0.0, le=100.0, description="share of the non-alerting posts drawn, 0 to 100")
+    author_role: list[str] | None = Field(default=None, min_length=1, description="e.g. [registered_rep]")
+    channel: list[str] | None = Field(default=None, min_length=1, description="e.g. [teams, x]")
+    source: list[SourceName] | None = Field(default=None, min_length=1)
+    jurisdiction: list[str] | None = Field(
+        default=None, min_length=1, description="the post's jurisdiction codes, e.g. [DE, AT] in the eu pack"
+    )
+
+    @field_validator("author_role", "channel", "source", "jurisdiction", mode="before")
+    @classmethod
+    def _one_value(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _codes(cls, value: list[str] | None) -> list[str] | None:
+        for code in value or ():
+            if not isinstance(code, str) or not (code == "GLOBAL" or (len(code) == 2 and code.isupper())):
+                raise ValueError(
+                    f"'{code}' is not a jurisdiction code: use ISO 3166-1 alpha-2 capitals "
+                    "(FR, GB, US) or GLOBAL"
+                )
+        return value
+
+
 class DisableSpec(Strict):
     id: str = Field(pattern=RULE_ID)
     reason: str = Field(min_length=1, description="recorded: why this jurisdiction does without the rule")
@@ -354,6 +388,9 @@ class PackFile(Strict):
     disable: list[DisableSpec] = Field(default_factory=list)
     enable: list[str] = Field(default_factory=list, description="sandbox rule ids to load")
     spikes: SpikeSpec | None = Field(default=None, description="e-reputation spike thresholds")
+    sampling: list[SamplingSpec] = Field(
+        default_factory=list, description="populations whose non-alerting posts are sampled for review"
+    )
 
     @field_validator("lists")
     @classmethod

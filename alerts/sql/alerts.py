@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerts.lifecycle import AlertNotFound
-from alerts.model import Alert, AlertStatus, Severity
+from alerts.model import Alert, AlertKind, AlertStatus, Severity
 from alerts.query import AlertQuery, Change, Page, Position, decode_cursor, encode_cursor
 from alerts.sql import outbox
 from alerts.sql.engine import insert
@@ -55,6 +55,8 @@ _SCALARS = (
     "silenced",
     "evidence_total",
     "comms_visible",
+    "kind",
+    "population",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
@@ -63,6 +65,7 @@ def _to_row(alert: Alert, now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(alert, name) for name in _SCALARS}
     row["severity"] = alert.severity.value
     row["status"] = alert.status.value
+    row["kind"] = alert.kind.value
     row.update(alert.model_dump(mode="json", include=set(_JSON_FIELDS)))
     # The store's time, not the pipeline's created_at (stamped before the whole batch ran): the
     # closer to the commit, the fewer changes a stream sees appear behind its position.
@@ -96,6 +99,10 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.channel.in_(q.channel))
     if q.assignee:
         where.append(c.assignee.in_(q.assignee))
+    if q.kind:
+        where.append(c.kind.in_([k.value for k in q.kind]))
+    if q.population:
+        where.append(c.population.in_(q.population))
     if q.since is not None:
         where.append(c.created_at >= q.since)
     if q.until is not None:
@@ -180,6 +187,10 @@ def _insert_grouped(
     inserted: set[str] = set()
     # Process in post time order so that a batch groups the same whatever its internal order.
     for alert in sorted(alerts, key=lambda a: (a.post_created_at, a.id)):
+        if alert.kind is AlertKind.SAMPLE:
+            # Each drawn post is reviewed on its own: grouping would hide all but the first.
+            inserted |= _insert_alerts(connection, [alert], now)
+            continue
         at = alert.post_created_at
         target = connection.execute(
             sa.select(c.id, c.post_created_at, c.last_seen_at)
