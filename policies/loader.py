@@ -391,8 +391,8 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
                 )
     for rule in own:
         _check_rule(rule, pack, errors)
-    inherited = pack.parent.sampling if pack.parent else ()
-    pack.sampling = resolve_sampling(inherited, _populations(pack, errors))
+    parent_populations = pack.parent.sampling if pack.parent else ()
+    pack.sampling = resolve_sampling(parent_populations, _populations(pack, errors))
 
 
 def _populations(pack: _Pack, errors: list[PolicyError]) -> list[Population]:
