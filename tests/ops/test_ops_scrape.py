@@ -127,6 +127,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
+def _workers_with_partitions(log: Path) -> set[str]:
+    """Process names of the workers whose last rebalance gave them partitions (from `veille run`'s log)."""
+    owners: dict[str, bool] = {}
+    for match in re.finditer(r" (\S+) monitor\.runner: partitions assigned: (.*)", log.read_text()):
+        owners[match.group(1)] = match.group(2).strip() != "none"
+    return {name for name, owns in owners.items() if owns}
+
+
 def _answers(port: int, path: str) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
@@ -168,6 +176,10 @@ def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory, ops: Any)
         stack.processes.append(_start(["run", "--workers", "2"], env, stack.logs["run"]))
         ops.wait_until(lambda: all(_answers(port, "/metrics") for port in stack.worker_ports), 90,
                        "both workers' metrics ports")
+        # A port answers before its worker has warmed up and joined the group: records produced then
+        # could all go to the first worker to join. Both must own partitions first.
+        ops.wait_until(lambda: len(_workers_with_partitions(stack.logs["run"])) == 2, 90,
+                       "both workers owning partitions")
         stack.processes.append(_start(["api"], env, stack.logs["api"]))
         ops.wait_until(lambda: _answers(stack.api_port, "/healthz"), 60, "the API")
         ends = _produce(settings, stack.posts)
