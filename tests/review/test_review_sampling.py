@@ -3,14 +3,17 @@ supervision report a principal signs (officer and admin)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from alerts.model import Alert, AlertKind, Severity, alert_id
 from alerts.sampling import SAMPLE_RULE_ID
 from alerts.tokens import Role
+from monitor.cli import app as veille
 from tests.review.conftest import BASE_TIME, SEED, LiveFactory
 
 FROM, TO = BASE_TIME.isoformat(), (BASE_TIME + timedelta(days=1)).isoformat()
@@ -86,3 +89,40 @@ def test_officer_and_admin_read_the_report(live: LiveFactory, sqlite_url: str, r
     app = live(sqlite_url)
     body = _report(app.client(role)).json()
     assert body["total"]["alerts"] == len(SEED) and body["total"]["sampled"] == 0
+
+
+def _veille(url: str, *args: str) -> Any:
+    return CliRunner().invoke(veille, list(args), env={"VEILLE_DATABASE_URL": url})
+
+
+def test_the_cli_report_matches_the_api_in_every_format(live: LiveFactory, sqlite_url: str) -> None:
+    sample = _sample()
+    app = live(sqlite_url, alerts=[*SEED, sample])
+    officer = app.client(Role.OFFICER)
+    assert officer.post(f"/api/v1/alerts/{SEED[2].id}/comments", json={"body": "seen"}).status_code == 201
+    as_of = (BASE_TIME + timedelta(days=3650)).isoformat()  # a fixed instant: both answers are comparable
+    period = ("--from", FROM, "--to", TO, "--as-of", as_of)
+
+    from_api = _report(officer, as_of=as_of).json()
+    as_json = _veille(sqlite_url, "supervision", "report", *period, "--format", "json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == from_api
+
+    as_csv = _veille(sqlite_url, "supervision", "report", *period, "--format", "csv")
+    assert as_csv.output == _report(officer, as_of=as_of, format="csv").text
+
+    table = _veille(sqlite_url, "supervision", "report", *period)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert any(line.split()[:5] == ["reps", "1", "0", "0", "1"] for line in lines), table.output
+    assert any(line.startswith("(none)") and "officer-1 1" in line for line in lines), table.output
+    assert lines[-1].split()[:5] == ["total", "1", str(len(SEED)), "1", str(len(SEED))]
+
+    by_day = _veille(sqlite_url, "supervision", "report", "--from", "2025-06-01", "--to", "2025-06-02",
+                     "--format", "json", "--as-of", as_of)
+    assert json.loads(by_day.output)["total"]["sampled"] == 1
+
+    bad = _veille(sqlite_url, "supervision", "report", "--from", "June 1st", "--to", TO)
+    assert bad.exit_code == 2 and "--from 'June 1st' is not a date or an instant" in bad.output
+    empty = _veille(sqlite_url, "supervision", "report", "--from", TO, "--to", FROM)
+    assert empty.exit_code == 2 and "the period is empty" in empty.output
