@@ -183,7 +183,7 @@ def scan(
     from monitor.pipeline import build_pipeline
     from monitor.scan import scan_file
 
-    pipeline = build_pipeline(_settings(), detect_all=detect is DetectMode.ALL)
+    pipeline = build_pipeline(_settings(), detect_all=detect is DetectMode.ALL, sampling=False)
     if str(output) == "-":
         summary = scan_file(pipeline, input, sys.stdout, show_progress=progress)
     else:

@@ -58,9 +58,12 @@ class Pipeline:
         metrics: Metrics | None = None,
         evidence_limits: EvidenceLimits | None = None,
         sampling_seed: bytes | None = None,
+        sampling: bool = True,
     ) -> None:
         self.detectors = list(detectors)
         self.sampling_seed = sampling_seed if sampling_seed is not None else DEMO_SEED.encode()
+        # Off for `veille scan`: a draw for the review queue is no finding, and its output is a contract.
+        self.sampling = sampling
         self.evidence_limits = evidence_limits or EvidenceLimits()
         self.detect_all = detect_all
         self.metrics = metrics
@@ -153,7 +156,7 @@ class Pipeline:
                             alert = alert.model_copy(update={"population": population.name})
                         result.alerts.append(alert)
                 # Only the posts that raised no alert are sampled: the others are reviewed anyway.
-                if (population is not None and not result.alerts
+                if (self.sampling and population is not None and not result.alerts
                         and drawn(self.sampling_seed, result.post.id, population.percent)):
                     drawn_posts[plan_key].append((i, population.name, origin))
         for plan_key, chosen in drawn_posts.items():
@@ -238,9 +241,10 @@ def build_pipeline(
     detect_all: bool = False,
     metrics: Metrics | None = None,
     policies: PolicySet | None = None,
+    sampling: bool = True,
 ) -> Pipeline:
     policies = policies if policies is not None else load_policy_set(settings.policies_dir)
-    if settings.sampling_seed is None and any(
+    if sampling and settings.sampling_seed is None and any(
         population.percent > 0 for plan in policies.plans.values() for population in plan.sampling
     ):
         log.warning("sampling with the public demo seed: authors could predict which posts are drawn; "
@@ -254,6 +258,7 @@ def build_pipeline(
         metrics=metrics,
         evidence_limits=EvidenceLimits(settings.evidence_max_spans, settings.evidence_max_bytes),
         sampling_seed=sampling_seed(settings),
+        sampling=sampling,
     )
 
 

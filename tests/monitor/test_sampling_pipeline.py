@@ -179,3 +179,13 @@ def test_alerts_carry_their_population_and_samples_are_masked_like_alerts(tmp_pa
         # At 100 %, every post that raised no alert is drawn; one that did is not.
         assert len(samples) == (0 if rule_alerts else 1)
         assert all(a.population == _population(result.post) for a in result.alerts)
+
+
+def test_veille_scan_draws_nothing(tmp_path: Path, posts: list[Post]) -> None:
+    # `veille scan` writes findings and rule alerts (a stable format): a review draw is neither.
+    _write_overlay(tmp_path, {"reps": 100.0, "external": 100.0, "everyone_else": 100.0})
+    scanning = Pipeline(load_policy_set(tmp_path), [], sampling_seed=b"seed-one", sampling=False)
+    results = scanning.process(posts[:500])
+    assert not any(alert.kind is AlertKind.SAMPLE for result in results for alert in result.alerts)
+    sampling = _pipeline(tmp_path, b"seed-one").process(posts[:500])
+    assert sum(alert.kind is AlertKind.SAMPLE for result in sampling for alert in result.alerts) > 400
