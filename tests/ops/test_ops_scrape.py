@@ -34,6 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from alerts.audit import CLI_ACTOR
 from alerts.model import AlertKind, AlertStatus, Severity, Verdict
 from alerts.query import AlertQuery
+from alerts.sampling import SAMPLE_RULE_ID
 from alerts.store import SqlAlertStore
 from detectors.catalogue import DETECTOR_ORDER
 from monitor.broker import free_port
@@ -255,7 +256,7 @@ def _allowed_values(stack: Stack) -> dict[str, set[str]]:
         "topic": set(stack.settings.input_topics),
         "reason": set(DLQ_REASONS),
         "rule": {rule.id for _, rule in policies.rules()}
-        | {RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, RULE_CRISIS},
+        | {RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, RULE_CRISIS, SAMPLE_RULE_ID},
         "jurisdiction": set(policies.jurisdictions),
         "mode": set(RULE_HIT_MODES),
         "severity": {severity.value for severity in Severity},
