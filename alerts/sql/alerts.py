@@ -140,7 +140,11 @@ def add_many(
     if group_window is None:
         inserted = _insert_alerts(connection, fresh, now)
     else:
-        inserted = _insert_grouped(connection, fresh, now, group_window)
+        # Each drawn post is reviewed on its own: grouping samples would hide all but the first.
+        samples = [a for a in fresh if a.kind is AlertKind.SAMPLE]
+        hits = [a for a in fresh if a.kind is not AlertKind.SAMPLE]
+        inserted = _insert_alerts(connection, samples, now)
+        inserted |= _insert_grouped(connection, hits, now, group_window)
     new_ids = [alert_id for alert_id in by_id if alert_id in inserted]
     # Last: the outbox lock is held from here to the commit (see alerts.sql.outbox).
     outbox.enqueue(connection, new_ids, now)
@@ -187,10 +191,6 @@ def _insert_grouped(
     inserted: set[str] = set()
     # Process in post time order so that a batch groups the same whatever its internal order.
     for alert in sorted(alerts, key=lambda a: (a.post_created_at, a.id)):
-        if alert.kind is AlertKind.SAMPLE:
-            # Each drawn post is reviewed on its own: grouping would hide all but the first.
-            inserted |= _insert_alerts(connection, [alert], now)
-            continue
         at = alert.post_created_at
         target = connection.execute(
             sa.select(c.id, c.post_created_at, c.last_seen_at)
