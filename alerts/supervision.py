@@ -6,7 +6,8 @@ Definitions, which the report prints with its numbers:
 - An item is a row of the alert queue (``kind`` alert or sample) whose ``created_at`` (when it was
   stored) falls in ``[start, end)``; its population is the one stored on it (:mod:`policies.sampling`).
 - An item is *reviewed* once a person recorded a review action on it in the audit chain: one of
-  :data:`REVIEW_ACTIONS` (a status transition, which carries any verdict, or a comment) at or before
+  :data:`REVIEW_ACTIONS` (a status transition, which carries any verdict, a comment, or a review
+  level's approval request, decision or QA outcome) at or before
   ``as_of``. Opening an item (``alert.view``) or assigning it is not a review. Its *reviewer* is the
   actor of that first action; its *time to review* runs from ``created_at`` to it.
 - *Pending*: items of the period not reviewed by ``as_of``.
@@ -28,9 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.model import AlertKind
 
-# Audit actions that count as a person reviewing an item. Review levels (escalation, approval) add
-# their own actions here: the report then counts them without another change.
-REVIEW_ACTIONS = ("alert.transition", "alert.comment")
+# Audit actions that count as a person reviewing an item: a status transition (with any verdict) or a
+# comment, and the review levels' own actions (a close awaiting a second reviewer's approval, that
+# approval or refusal, a QA outcome), which a branch of its own writes into the same chain.
+REVIEW_ACTIONS = (
+    "alert.transition", "alert.comment", "alert.approval_requested", "alert.approval", "alert.qa",
+)
 # The report's label for items whose post matched no sampling population.
 NO_POPULATION = "(none)"
 

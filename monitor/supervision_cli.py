@@ -93,7 +93,7 @@ def render_table(result: SupervisionReport) -> str:
     lines = [
         f"Supervision report {result.start.isoformat()} to {result.end.isoformat()} "
         f"(reviews as of {result.as_of.isoformat()})",
-        "Reviewed: a person recorded " + " or ".join(result.review_actions) + "; opening is not a review.",
+        f"Reviewed: a person recorded one of {', '.join(result.review_actions)}; opening is not a review.",
         "",
     ]
     for index, row in enumerate(rows):
