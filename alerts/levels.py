@@ -26,14 +26,13 @@ the key.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass
 from enum import IntEnum
 
 from alerts.audit import Actor
 from alerts.lifecycle import LifecycleError
 from alerts.model import Alert, AlertStatus, Severity, Verdict
+from alerts.sampling import draw_value
 from alerts.tokens import Role
 
 
@@ -171,10 +170,8 @@ class QaSampling:
 
     def drawn(self, alert_id: str) -> bool:
         """Reproducible: the same key and alert id always give the same answer."""
-        if self.rate <= 0:
-            return False
-        digest = hmac.new(self.key, b"veille qa\x1f" + alert_id.encode(), hashlib.sha256).digest()
-        return int.from_bytes(digest[:8], "big") < self.rate * 2**64
+        # The sampling draw's keyed hash, on a name of its own: the same key never ties the two draws.
+        return self.rate > 0 and draw_value(self.key, "veille qa\x1f" + alert_id) < self.rate
 
     def applies(self, alert: Alert, by: Actor) -> bool:
         """A closure by a first-level reviewer, drawn for QA."""

@@ -28,6 +28,14 @@ class AlertStatus(StrEnum):
     CLOSED = "closed"
 
 
+class AlertKind(StrEnum):
+    """What put an item in the review queue: a rule's hit, or a random draw of a post that raised none
+    (risk-based review of correspondence, FINRA Rule 3110.06; see :mod:`alerts.sampling`)."""
+
+    ALERT = "alert"
+    SAMPLE = "sample"
+
+
 class Verdict(StrEnum):
     """Why a closed alert was closed; per-rule precision is computed from these."""
 
@@ -91,6 +99,12 @@ class AlertBase(BaseModel, Generic[EvidenceT]):
     which differ only in what their evidence items hold."""
 
     id: str
+    kind: AlertKind = Field(
+        default=AlertKind.ALERT, description="alert: a rule matched; sample: drawn at random for review"
+    )
+    # The sampling population (policies.sampling) the post belonged to, whatever the kind: the
+    # supervision report groups by it. None when no population of the post's pack matched.
+    population: str | None = Field(default=None, description="sampling population of the post")
     rule_id: str
     rule_title: str
     severity: Severity

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from alerts.model import Alert, AlertStatus, QaStatus, Severity
+from alerts.model import Alert, AlertKind, AlertStatus, QaStatus, Severity
 
 T = TypeVar("T")
 
@@ -172,6 +172,8 @@ class AlertQuery(BaseModel):
     channel: FilterList | None = None
     assignee: FilterList | None = None
     qa: Annotated[list[QaStatus], Field(min_length=1)] | None = None
+    kind: Annotated[list[AlertKind], Field(min_length=1)] | None = None
+    population: FilterList | None = None
     since: Instant | None = None
     until: Instant | None = None
     # Keyset order on (created_at, id); a cursor continues in the order of the page that gave it.

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from policies.loader import GLOBAL, PolicySet
-from policies.schema import RETENTION_MAX_DAYS
+from policies.packfile import RETENTION_MAX_DAYS
 
 DEFAULT_KEY = "*"
 ANONYMISED = "[anonymised]"

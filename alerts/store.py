@@ -30,7 +30,7 @@ from alerts import lifecycle, tokens
 from alerts.anchor import AuditAnchor
 from alerts.audit import Actor, Anchor, AuditEntry, ChainHead
 from alerts.levels import QaSampling
-from alerts.model import Alert, AlertStatus, QaStatus, Verdict
+from alerts.model import Alert, AlertStatus, Verdict
 from alerts.query import AlertQuery, Change, Page, Position
 from alerts.retention import RetentionPolicy, RetentionReport
 from alerts.silences import Silence, SilenceRequest
@@ -52,6 +52,7 @@ from alerts.sql.engine import (
 )
 from alerts.store_cases import CaseMethods
 from alerts.store_privacy import PrivacyMethods
+from alerts.store_supervision import SupervisionMethods
 from alerts.tokens import ApiToken, Role
 from alerts.views import ViewWindows
 
@@ -86,7 +87,7 @@ class AlertStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlAlertStore(CaseMethods, PrivacyMethods):
+class SqlAlertStore(CaseMethods, PrivacyMethods, SupervisionMethods):
     """:class:`AlertStore` on SQLAlchemy Core; safe to share between threads of one process.
 
     Cases, legal holds and exports are in :class:`alerts.store_cases.CaseMethods`."""
@@ -237,28 +238,6 @@ class SqlAlertStore(CaseMethods, PrivacyMethods):
                 connection, alert_id, to, by, reason,
                 verdict=verdict, ticket=ticket, comment=comment, qa=self._qa,
             )
-
-    def decide_approval(
-        self,
-        alert_id: str,
-        approve: bool,
-        by: Actor,
-        reason: str | None = None,
-        *,
-        comment: str | None = None,
-    ) -> Alert:
-        """Approve (closed with the requested verdict) or reject (back to in_review; ``reason``
-        required) a closure awaiting approval; ``by`` must be second level and not its requester."""
-        if comment is not None:
-            lifecycle.check_text("comment", comment, lifecycle.MAX_COMMENT_CHARS, required=True)
-        with self._audited("decide_approval") as connection:
-            return review_repo.decide(connection, alert_id, approve, by, reason, comment)
-
-    def record_qa(self, alert_id: str, outcome: QaStatus, by: Actor, *, comment: str | None = None) -> Alert:
-        """A second-level reviewer's QA outcome (agree, or disagree with a comment) on a closure drawn
-        for QA; recorded once."""
-        with self._audited("record_qa") as connection:
-            return review_repo.record_qa(connection, alert_id, outcome, comment, by)
 
     def assign(self, alert_id: str, assignee: str | None, by: Actor) -> Alert:
         """Give the alert to ``assignee`` (a reviewer's name), or unassign it with None."""
@@ -442,6 +421,16 @@ class SqlAlertStore(CaseMethods, PrivacyMethods):
         """Seconds from creation to acknowledgement, and to closing, of the alerts matching ``q``."""
         with self._reading("review_durations") as connection:
             return analytics_repo.review_durations(connection, q)
+
+    def oldest_open_by_severity(self) -> dict[str, datetime]:
+        """``created_at`` of the oldest item not closed (nor silenced), per severity that has one."""
+        with self._reading("oldest_open_by_severity") as connection:
+            return analytics_repo.oldest_open_by_severity(connection)
+
+    def close_time_buckets(self, buckets: tuple[float, ...]) -> dict[str, tuple[list[int], int, float]]:
+        """Per severity: cumulative counts of closed items by seconds to close, count, sum of seconds."""
+        with self._reading("close_time_buckets") as connection:
+            return analytics_repo.close_time_buckets(connection, buckets)
 
     def precision_by_rule(self, q: AlertQuery) -> dict[str, dict[str, int]]:
         """Per rule: alerts closed with a verdict, and how many of each verdict."""

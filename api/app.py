@@ -31,6 +31,7 @@ from api.routes import (
     session,
     silences,
     stream,
+    supervision,
     tokens,
 )
 from api.routes import policies as policies_routes
@@ -124,6 +125,7 @@ def create_app(
     app.include_router(brands.router, prefix=API_V1_PREFIX)
     app.include_router(policies_routes.router, prefix=API_V1_PREFIX)
     app.include_router(session.router, prefix=API_V1_PREFIX)
+    app.include_router(supervision.router, prefix=API_V1_PREFIX)
     app.include_router(console.router)
     app.mount("/static", StaticFiles(directory=console.STATIC_DIR), name="static")
     return app

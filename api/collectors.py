@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from alerts.model import Severity
@@ -81,9 +82,57 @@ class PrecisionCollector(Collector):
         yield precision
 
 
+# From minutes (a watched queue) to a week (samples reviewed in a weekly pass).
+TIME_TO_CLOSE_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+                         172800.0, 604800.0)
+
+
+class QueueServiceCollector(Collector):
+    """Queue service levels, read from the store at scrape time (every API process agrees):
+
+    ``veille_queue_oldest_open_age_seconds{severity}``: age of the oldest item (alert or sample) not yet
+    closed and not silenced, 0 when there is none (every severity always present);
+    ``veille_alert_time_to_close_seconds{severity}``: a histogram of creation-to-close time over the
+    items closed now. Counted from the rows, it goes down when an item is reopened or retention deletes
+    it: Prometheus takes that as a counter reset, which rate() and histogram_quantile() handle.
+    """
+
+    def __init__(self, store: SqlAlertStore) -> None:
+        self._store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
+        try:
+            oldest = self._store.oldest_open_by_severity()
+            closed = self._store.close_time_buckets(TIME_TO_CLOSE_BUCKETS)
+        except Exception as exc:  # a failed count must not fail the whole scrape
+            log.warning("queue service levels unavailable during scrape: %s", safe_reason(exc))
+            return
+        now = datetime.now(UTC)
+        age = GaugeMetricFamily(
+            "veille_queue_oldest_open_age_seconds",
+            "Age of the oldest review item not closed (nor silenced), per severity; 0 when none",
+            labels=["severity"],
+        )
+        histogram = HistogramMetricFamily(
+            "veille_alert_time_to_close_seconds",
+            "Seconds from an item's creation to its closing, over the items closed now",
+            labels=["severity"],
+        )
+        for severity in Severity:
+            created = oldest.get(severity.value)
+            age.add_metric([severity.value], max(0.0, (now - created).total_seconds()) if created else 0.0)
+            cumulative, count, total = closed.get(severity.value, ([0] * len(TIME_TO_CLOSE_BUCKETS), 0, 0.0))
+            buckets = [(repr(bound), float(n)) for bound, n in zip(TIME_TO_CLOSE_BUCKETS, cumulative,
+                                                                   strict=True)]
+            histogram.add_metric([severity.value], [*buckets, ("+Inf", float(count))], total)
+        yield age
+        yield histogram
+
+
 def store_registry(store: SqlAlertStore) -> CollectorRegistry:
     """A registry private to one app, so that creating apps never touches the global registry."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(OpenAlertsCollector(store))
     registry.register(PrecisionCollector(store))
+    registry.register(QueueServiceCollector(store))
     return registry

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from alerts.model import Alert, AlertBase, AlertStatus, EvidenceBase, QaStatus, Severity, alert_id
+from alerts.model import Alert, AlertBase, AlertKind, AlertStatus, EvidenceBase, QaStatus, Severity, alert_id
 from alerts.query import AlertQuery, Instant, Order
 from api.errors import BadRequest
 from policies.post import Source
@@ -116,6 +116,12 @@ class AlertFilters(BaseModel):
     qa: list[QaStatus] = Field(
         default_factory=list, max_length=3, description="QA review of closed alerts, e.g. pending"
     )
+    kind: list[AlertKind] = Field(
+        default_factory=list, max_length=2, description="alert (a rule matched) or sample (drawn); repeatable"
+    )
+    population: list[_FilterValue] = Field(
+        default_factory=list, max_length=100, description="sampling population; repeatable"
+    )
     since: Instant | None = Field(
         default=None, description="ISO 8601 with a timezone, e.g. 2025-03-04T09:00:00Z; inclusive"
     )
@@ -128,7 +134,7 @@ class AlertFilters(BaseModel):
         default=None, max_length=256, description="next_cursor of the previous page (same order)"
     )
 
-    @field_validator("jurisdiction", "rule", "channel", "assignee")
+    @field_validator("jurisdiction", "rule", "channel", "assignee", "population")
     @classmethod
     def _strip(cls, values: list[str]) -> list[str]:
         return [value.strip() for value in values]
@@ -150,6 +156,8 @@ class AlertFilters(BaseModel):
                 channel=self.channel or None,
                 assignee=self.assignee or None,
                 qa=self.qa or None,
+                kind=self.kind or None,
+                population=self.population or None,
                 since=self.since,
                 until=self.until,
                 order=self.order,

@@ -40,7 +40,9 @@ _mount_policies()
 def _mount_review() -> None:
     from monitor.admin_cli import audit_app, retention_app, tokens_app
     from monitor.cases_cli import cases_app
+    from monitor.supervision_cli import supervision_app
 
+    app.add_typer(supervision_app, name="supervision")
     app.add_typer(tokens_app, name="tokens")
     app.add_typer(audit_app, name="audit")
     app.add_typer(retention_app, name="retention")
@@ -192,7 +194,7 @@ def scan(
     from monitor.pipeline import build_pipeline
     from monitor.scan import scan_file
 
-    pipeline = build_pipeline(_settings(), detect_all=detect is DetectMode.ALL)
+    pipeline = build_pipeline(_settings(), detect_all=detect is DetectMode.ALL, sampling=False)
     if str(output) == "-":
         summary = scan_file(pipeline, input, sys.stdout, show_progress=progress)
     else:

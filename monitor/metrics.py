@@ -28,6 +28,7 @@ class Metrics:
     posts_consumed: Counter
     records_dead_lettered: Counter
     alerts_raised: Counter
+    samples: Counter
     rule_hits: Counter
     posts_personal_skipped: Counter
     batch_seconds: Histogram
@@ -72,6 +73,13 @@ class Metrics:
                 "veille_alerts_raised",
                 "New rule hits stored, as alerts or grouped occurrences (replays not counted)",
                 ["rule", "severity", "jurisdiction"],
+                **kwargs,
+            ),
+            samples=Counter(
+                "veille_samples",
+                "Posts that raised no alert drawn into the review queue, per sampling population "
+                "(new items only: replays not counted)",
+                ["population"],
                 **kwargs,
             ),
             rule_hits=Counter(

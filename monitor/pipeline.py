@@ -18,11 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerts.evidence import EvidenceLimits, build_evidence
+from alerts.evidence import EvidenceLimits, build_evidence, is_sensitive
 from alerts.model import Alert, Severity, alert_id
 from alerts.privacy import minimise
+from alerts.sampling import DEMO_SEED, drawn, sample_alert
 from detectors.base import Detector, DetectorPlan, Finding
-from detectors.registry import build_detectors, full_plan
+from detectors.catalogue import NER_ENTITIES, PATTERN_PII_ENTITIES, PATTERN_TYPES
+from detectors.registry import build_detectors, full_plan, make_plan
 from monitor.jurisdiction import resolve_jurisdiction
 from monitor.metrics import Metrics
 from monitor.settings import Settings
@@ -63,15 +65,21 @@ class Pipeline:
         metrics: Metrics | None = None,
         evidence_limits: EvidenceLimits | None = None,
         pseudonym_key: bytes | None = None,
+        sampling_seed: bytes | None = None,
+        sampling: bool = True,
     ) -> None:
         self.detectors = list(detectors)
         self.pseudonym_key = pseudonym_key
+        self.sampling_seed = sampling_seed if sampling_seed is not None else DEMO_SEED.encode()
+        # Off for `veille scan`: a draw for the review queue is no finding, and its output is a contract.
+        self.sampling = sampling
         self.evidence_limits = evidence_limits or EvidenceLimits()
         self.detect_all = detect_all
         self.metrics = metrics
         self._channel_jurisdictions = dict(channel_jurisdictions or {})
         self._default_jurisdiction = default_jurisdiction
         self._full_plans: dict[str, DetectorPlan] = {}
+        self._mask_plans: dict[str, DetectorPlan] = {}
         self.policies = policies
         # Personal posts skipped per pack jurisdiction, since start (`veille scan` reports it).
         self.personal_skipped: Counter[str] = Counter()
@@ -85,6 +93,7 @@ class Pipeline:
         """Swap packs between batches (hot reload): a batch always sees one consistent version."""
         self._policies = policies
         self._full_plans = {}
+        self._mask_plans = {}
 
     @property
     def policy_version(self) -> str:
@@ -140,11 +149,13 @@ class Pipeline:
             for i, post_findings in zip(indexes, found, strict=True):
                 results[i].findings = post_findings
 
+        drawn_posts: dict[str, list[tuple[int, str, dict[str, Any]]]] = defaultdict(list)
         for plan_key, indexes in groups.items():
             plan = plans[plan_key]
             for i in indexes:
                 result = results[i]
                 result.hits = plan.evaluate(result.post, result.findings)
+                population = plan.population_for(result.post, result.jurisdiction)
                 origin = dict(origins[i]) if origins is not None else {}
                 if result.post.url:
                     origin.setdefault("url", result.post.url)
@@ -157,8 +168,44 @@ class Pipeline:
                         mode = "shadow" if hit.shadow else "alert"
                         self.metrics.rule_hits.labels(hit.rule_id, plan.jurisdiction, mode).inc()
                     if not hit.shadow:
-                        result.alerts.append(self._alert(result, plan, hit, policies.version, origin))
+                        alert = self._alert(result, plan, hit, policies.version, origin)
+                        if population is not None:
+                            alert = alert.model_copy(update={"population": population.name})
+                        result.alerts.append(alert)
+                # Only the posts that raised no alert are sampled: the others are reviewed anyway.
+                if (self.sampling and population is not None and not result.alerts
+                        and drawn(self.sampling_seed, result.post.id, population.percent)):
+                    drawn_posts[plan_key].append((i, population.name, origin))
+        for plan_key, chosen in drawn_posts.items():
+            self._add_samples(plans[plan_key], [(results[i], name, origin) for i, name, origin in chosen],
+                              policies.version)
         return results
+
+    def _add_samples(
+        self, plan: Plan, chosen: Sequence[tuple[PostResult, str, dict[str, Any]]], policy_version: str
+    ) -> None:
+        """Sample items for the drawn posts of one plan, their personal data found and masked first.
+
+        The plan's own detection ran only what its rules needed: the drawn posts (a few percent) go
+        through every pattern recognizer and secret pattern, and NER where the plan loads it anyway.
+        """
+        masking, _ = detect(plan, [result.post for result, _, _ in chosen], self.detectors,
+                            detector_plan=self._mask_plan(plan), gated=False)
+        for (result, population, origin), found in zip(chosen, masking, strict=True):
+            sensitive = [f for f in (*result.findings, *found) if is_sensitive(f)]
+            result.alerts.append(sample_alert(
+                result.post, jurisdiction=result.jurisdiction, population=population,
+                policy_version=policy_version, findings=sensitive, origin=origin, limits=self.evidence_limits,
+            ))
+
+    def _mask_plan(self, plan: Plan) -> DetectorPlan:
+        cached = self._mask_plans.get(plan.jurisdiction)
+        if cached is None:
+            ner = plan.detector_plan.pii_entities & NER_ENTITIES
+            cached = make_plan(plan.jurisdiction, pii_entities=PATTERN_PII_ENTITIES | ner,
+                               patterns=PATTERN_TYPES)
+            self._mask_plans[plan.jurisdiction] = cached
+        return cached
 
     def warm_up(self) -> None:
         """Run generated posts of every kind and jurisdiction once, outside any metric.
@@ -223,9 +270,16 @@ def build_pipeline(
     detect_all: bool = False,
     metrics: Metrics | None = None,
     policies: PolicySet | None = None,
+    sampling: bool = True,
 ) -> Pipeline:
+    policies = policies if policies is not None else load_policy_set(settings.policies_dir)
+    if sampling and settings.sampling_seed is None and any(
+        population.percent > 0 for plan in policies.plans.values() for population in plan.sampling
+    ):
+        log.warning("sampling with the public demo seed: authors could predict which posts are drawn; "
+                    "set VEILLE_SAMPLING_SEED")
     return Pipeline(
-        policies if policies is not None else load_policy_set(settings.policies_dir),
+        policies,
         build_detectors(settings.detector_config()),
         channel_jurisdictions=settings.channel_jurisdictions,
         default_jurisdiction=settings.default_jurisdiction,
@@ -233,6 +287,8 @@ def build_pipeline(
         metrics=metrics,
         evidence_limits=EvidenceLimits(settings.evidence_max_spans, settings.evidence_max_bytes),
         pseudonym_key=_pseudonym_key(settings),
+        sampling_seed=sampling_seed(settings),
+        sampling=sampling,
     )
 
 
@@ -241,3 +297,10 @@ def _pseudonym_key(settings: Settings) -> bytes:
         return settings.pseudonym_key.get_secret_value().encode()
     log.warning("VEILLE_PSEUDONYM_KEY is not set: reputation alerts' author pseudonyms change at restart")
     return secrets.token_bytes(32)
+
+
+def sampling_seed(settings: Settings) -> bytes | None:
+    """The configured sampling key; None (the public demo seed) when unset."""
+    if settings.sampling_seed is None:
+        return None
+    return settings.sampling_seed.get_secret_value().encode()

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alerts.model import WINDOW_ORIGIN_KIND, Alert, Severity, alert_id
+from alerts.model import WINDOW_ORIGIN_KIND, Alert, AlertKind, Severity, alert_id
 from alerts.windows import WindowRow
 from detectors.lexicon import fold
 from detectors.sentiment import NEGATIVE_THRESHOLD
@@ -270,9 +270,11 @@ class ReputationAggregator:
                 self._dirty_windows.add((ks.key, start))
                 bs = self._brand(brand)
                 bs.watermark = max(bs.watermark, event)
-                if post.author.is_employee and result.alerts:
+                # Rule alerts only: a post drawn for review (a sample) is no employee hit.
+                rule_alerts = [alert for alert in result.alerts if alert.kind is AlertKind.ALERT]
+                if post.author.is_employee and rule_alerts:
                     hits = bs.employee_hits.setdefault(start, [])
-                    for alert in result.alerts:
+                    for alert in rule_alerts:
                         if len(hits) < SAMPLE_POSTS and alert.id not in hits:
                             hits.append(alert.id)
                     self._dirty.add(bs.key)

@@ -52,7 +52,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from alerts.model import Alert, Severity
+from alerts.model import Alert, AlertKind, Severity
 from alerts.store import StoreDataError
 from monitor.isolation import (
     Batch,
@@ -290,7 +290,10 @@ class Worker:
         stored_at = time.time()
         # Counted when stored, not when committed: a retried batch finds them already stored (not new).
         for alert in alerts:
-            if alert.id in new_ids:
+            if alert.id in new_ids and alert.kind is AlertKind.SAMPLE:
+                # Population names come from the packs (a bounded, configured set), never from posts.
+                self.metrics.samples.labels(alert.population or "").inc()
+            elif alert.id in new_ids:
                 self.metrics.alerts_raised.labels(alert.rule_id, alert.severity.value,
                                                   self._metric_jurisdiction(alert.jurisdiction)).inc()
                 # A producer clock ahead of ours would give a negative age: count it as immediate.
@@ -336,8 +339,15 @@ class Worker:
             self.metrics.batch_retries.labels(stage)
         for severity in Severity:
             self.metrics.alert_latency_seconds.labels(severity.value)
+        self._init_series_per_pack()
+
+    def _init_series_per_pack(self) -> None:
+        """A zero series per sampling population and per jurisdiction skipping personal messages, of
+        the loaded packs (again after each reload)."""
         policies = getattr(self.pipeline, "policies", None)
-        for plan in policies.plans.values() if policies is not None else ():
+        for plan in getattr(policies, "plans", {}).values():
+            for population in plan.sampling:
+                self.metrics.samples.labels(population.name)
             if plan.personal.skip:
                 self.metrics.posts_personal_skipped.labels(plan.jurisdiction)
 
@@ -352,6 +362,7 @@ class Worker:
         previous = pipeline.policy_version
         pipeline.policies = policies
         self._publish_policy_version(previous)
+        self._init_series_per_pack()
 
     def _publish_policy_version(self, previous: str | None) -> None:
         if previous is not None and previous != self.pipeline.policy_version:

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         "approve by another officer or admin)",
     )
 
+    sampling_seed: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the sampling draw (alerts.sampling): the same key draws the same posts, "
+        "and authors cannot predict them without it; unset = the public demo seed (a warning is logged)",
+    )
+
     # Review (alerts.store, alerts.retention) and outbound sinks (alerts.sinks).
     group_window_seconds: int = Field(
         default=3600, ge=0, le=30 * 86400,

@@ -17,6 +17,7 @@ from policies.names import DETECTORS
 from policies.personal import PersonalMarkers
 from policies.post import Post
 from policies.predicates import Context, Node, Outcome, Tri, compile_condition
+from policies.sampling import Population, population_for
 from policies.schema import COMMUNICATIONS, Condition, RuleSpec
 
 
@@ -167,6 +168,11 @@ class Plan:
     retention: RetentionDefault | None = None  # None: no pack in the chain sets one
     personal: PersonalMarkers = field(default_factory=PersonalMarkers)
     pseudonymise_authors: bool = False  # pack key: officers see author pseudonyms
+    # Sampling populations in match order (policies.sampling): the first that matches a post is its.
+    sampling: tuple[Population, ...] = ()
+
+    def population_for(self, post: Post, jurisdiction: str) -> Population | None:
+        return population_for(self.sampling, post, jurisdiction)
 
     def needs(
         self, detector: str, post: Post, findings: Sequence[Finding], ran: Collection[str] | None = None
@@ -218,6 +224,7 @@ def build_plan(
     *,
     personal: PersonalMarkers | None = None,
     pseudonymise_authors: bool = False,
+    sampling: Sequence[Population] = (),
 ) -> Plan:
     entities: set[str] = set()
     classifier_floors: dict[str, float] = {}
@@ -272,6 +279,7 @@ def build_plan(
         retention,
         personal or PersonalMarkers(),
         pseudonymise_authors,
+        tuple(sampling),
     )
 
 

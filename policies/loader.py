@@ -24,9 +24,12 @@ from policies.compiler import (
     compile_rule,
 )
 from policies.errors import PolicyError, did_you_mean
+from policies.packfile import PackFile
 from policies.personal import PersonalMarkers
 from policies.references import check_names, classifier_thresholds, walk
-from policies.schema import PackFile, RuleSpec
+from policies.sampling import Population
+from policies.sampling import resolve as resolve_sampling
+from policies.schema import RuleSpec
 from policies.validation import validation_errors
 from policies.yamlsrc import line_of, load_yaml
 
@@ -81,6 +84,7 @@ class _Pack:
     retention: RetentionDefault | None = None
     personal: PersonalMarkers = field(default_factory=PersonalMarkers)
     pseudonymise_authors: bool = False
+    sampling: tuple[Population, ...] = ()
 
     @property
     def files(self) -> list[_File]:
@@ -228,6 +232,7 @@ def load_policy_set(
             pack.jurisdiction, pack.id, compiled, pack.lists, pack.disabled, pack.spikes, thresholds,
             pack.retention,
             personal=pack.personal, pseudonymise_authors=pack.pseudonymise_authors,
+            sampling=pack.sampling,
         )
         depth_of[pack.jurisdiction] = _depth(pack)
         for code in pack.base.spec.pack.covers:
@@ -416,6 +421,30 @@ def _resolve(pack: _Pack, errors: list[PolicyError]) -> None:
                 )
     for rule in own:
         _check_rule(rule, pack, errors)
+    parent_populations = pack.parent.sampling if pack.parent else ()
+    pack.sampling = resolve_sampling(parent_populations, _populations(pack, errors))
+
+
+def _populations(pack: _Pack, errors: list[PolicyError]) -> list[Population]:
+    """The populations a pack's own files define (base, then overlays), each name once: two files of
+    one pack setting one population's rate would leave the rate to file order."""
+    out: dict[str, Population] = {}
+    for f in pack.files:
+        for index, spec in enumerate(f.spec.sampling):
+            origin = f"{f.display}:{f.line('sampling', index)}"
+            first = out.get(spec.population)
+            if first is not None:
+                errors.append(
+                    f.error(
+                        ("sampling", index, "population"),
+                        f"sampling population '{spec.population}' is already defined at {first.origin}",
+                        "define each population once per pack: change its rate where it is defined, "
+                        "or give this one another name",
+                    )
+                )
+                continue
+            out[spec.population] = Population.from_spec(spec, origin)
+    return list(out.values())
 
 
 def _check_rule(rule: _Rule, pack: _Pack, errors: list[PolicyError]) -> None:

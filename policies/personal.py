@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from policies.packfile import PersonalSpec, PersonalTestPost
 from policies.post import Post
-from policies.schema import PersonalSpec, PersonalTestPost
 
 SUBJECT_KEY = "subject"
 # Characters that end a word marker: "perso:", "privé -", "personal]". Spaces before them are allowed.

@@ -13,7 +13,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from policies.errors import PolicyError, did_you_mean
-from policies.schema import PackFile
+from policies.packfile import PackFile
 from policies.yamlsrc import line_of
 
 
@@ -72,6 +72,7 @@ _PATTERN_HINTS = {
     "overlay": "use the id of the pack to amend, e.g. global",
     "name": "exception names are lower_snake_case",
     "lang": "use an ISO 639-1 code in lowercase, e.g. fr",
+    "population": "population names are lower_snake_case, at most 64 characters, e.g. us_reps_external",
 }
 
 # Keys people reach for by analogy with the detectors' names, and where they belong instead.
@@ -85,6 +86,12 @@ _KEY_HINTS = {
 
 
 def _rule_prefix(raw: Any, loc: tuple[Any, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "sampling" and isinstance(loc[1], int):
+        try:
+            name = raw["sampling"][loc[1]].get("population")
+        except (AttributeError, IndexError, KeyError, TypeError):
+            name = None
+        return f"sampling population {name}: " if isinstance(name, str) else f"sampling[{loc[1]}]: "
     if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
         try:
             rule_id = raw["rules"][loc[1]].get("id")

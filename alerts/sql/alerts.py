@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alerts.lifecycle import AlertNotFound
-from alerts.model import Alert, AlertStatus, Severity
+from alerts.model import Alert, AlertKind, AlertStatus, Severity
 from alerts.query import AlertQuery, Change, Page, Position, decode_cursor, encode_cursor
 from alerts.sql import outbox
 from alerts.sql.engine import insert
@@ -64,6 +64,8 @@ _SCALARS = (
     "qa_status",
     "purpose",
     "author_pseudonymised",
+    "kind",
+    "population",
 )
 _JSON_FIELDS = ("evidence", "explanation", "references", "origin")
 
@@ -72,6 +74,7 @@ def _to_row(alert: Alert, now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = {name: getattr(alert, name) for name in _SCALARS}
     row["severity"] = alert.severity.value
     row["status"] = alert.status.value
+    row["kind"] = alert.kind.value
     row.update(alert.model_dump(mode="json", include=set(_JSON_FIELDS)))
     # The store's time, not the pipeline's created_at (stamped before the whole batch ran): the
     # closer to the commit, the fewer changes a stream sees appear behind its position.
@@ -107,6 +110,10 @@ def filters(q: AlertQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.assignee.in_(q.assignee))
     if q.qa:
         where.append(c.qa_status.in_([s.value for s in q.qa]))
+    if q.kind:
+        where.append(c.kind.in_([k.value for k in q.kind]))
+    if q.population:
+        where.append(c.population.in_(q.population))
     if q.since is not None:
         where.append(c.created_at >= q.since)
     if q.until is not None:
@@ -144,7 +151,11 @@ def add_many(
     if group_window is None:
         inserted = _insert_alerts(connection, fresh, now)
     else:
-        inserted = _insert_grouped(connection, fresh, now, group_window)
+        # Each drawn post is reviewed on its own: grouping samples would hide all but the first.
+        samples = [a for a in fresh if a.kind is AlertKind.SAMPLE]
+        hits = [a for a in fresh if a.kind is not AlertKind.SAMPLE]
+        inserted = _insert_alerts(connection, samples, now)
+        inserted |= _insert_grouped(connection, hits, now, group_window)
     new_ids = [alert_id for alert_id in by_id if alert_id in inserted]
     # Last: the outbox lock is held from here to the commit (see alerts.sql.outbox).
     outbox.enqueue(connection, new_ids, now)

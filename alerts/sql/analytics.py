@@ -90,3 +90,45 @@ def precision_by_rule(connection: Connection, q: AlertQuery) -> dict[str, dict[s
 def _label(value: object) -> str:
     # JSON-style booleans ("silenced"), so the API answers true/false, not Python's True/False.
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def oldest_open_by_severity(connection: Connection) -> dict[str, datetime]:
+    """Per severity, the ``created_at`` of the oldest item not closed and not silenced (a silence says
+    "known, do not chase"); a severity with none is absent."""
+    c = alerts_table.c
+    statement = (
+        sa.select(c.severity, sa.func.min(c.created_at))
+        .where(c.status != AlertStatus.CLOSED.value, c.silenced.is_(False))
+        .group_by(c.severity)
+    )
+    out: dict[str, datetime] = {}
+    for severity, oldest in connection.execute(statement):
+        if isinstance(oldest, str):  # min() over SQLite text loses the column type
+            oldest = datetime.fromisoformat(oldest)
+        out[severity] = oldest.replace(tzinfo=UTC) if oldest.tzinfo is None else oldest.astimezone(UTC)
+    return out
+
+
+def close_time_buckets(
+    connection: Connection, buckets: tuple[float, ...]
+) -> dict[str, tuple[list[int], int, float]]:
+    """Per severity, over the items closed now: cumulative counts at or below each bound of ``buckets``
+    (seconds from creation to closing), the count and the sum of seconds; counted in the database."""
+    c = alerts_table.c
+    if is_sqlite(connection):
+        days = sa.func.julianday(c.closed_at) - sa.func.julianday(c.created_at)
+        seconds: sa.ColumnElement[Any] = days * 86400.0
+    else:
+        seconds = sa.func.extract("epoch", c.closed_at - c.created_at)
+    # A producer clock ahead of ours could give a negative duration: count it as immediate.
+    seconds = sa.case((seconds < 0, 0.0), else_=seconds)
+    columns = [sa.func.sum(sa.case((seconds <= bound, 1), else_=0)) for bound in buckets]
+    statement = (
+        sa.select(c.severity, sa.func.count(), sa.func.sum(seconds), *columns)
+        .where(c.status == AlertStatus.CLOSED.value, c.closed_at.is_not(None))
+        .group_by(c.severity)
+    )
+    out: dict[str, tuple[list[int], int, float]] = {}
+    for severity, count, total, *cumulative in connection.execute(statement):
+        out[severity] = ([int(n or 0) for n in cumulative], int(count), float(total or 0.0))
+    return out

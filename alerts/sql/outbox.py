@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from alerts.model import AlertKind
 from alerts.sql.engine import insert, is_sqlite
 from alerts.sql.schema import alerts_table, outbox_table, sink_cursors_table
 
@@ -47,7 +48,8 @@ def _head(connection: Connection) -> int:
 def enqueue(connection: Connection, alert_ids: Sequence[str], now: datetime) -> int:
     """Queue those of ``alert_ids`` that are stored alerts of their own and not silenced (a hit grouped
     into another alert has no row of its own), oldest post first; returns how many. Call it last in the
-    transaction that stored them."""
+    transaction that stored them. Samples are never queued: a random draw waits in the review queue,
+    it is nothing to page or publish about."""
     if not alert_ids:
         return 0
     _lock(connection)
@@ -56,7 +58,7 @@ def enqueue(connection: Connection, alert_ids: Sequence[str], now: datetime) -> 
     rank = sa.func.row_number().over(order_by=(c.post_created_at, c.id))
     queued = (
         sa.select((base + rank).label("seq"), c.id, sa.literal(now, outbox_table.c.enqueued_at.type))
-        .where(c.id.in_(list(alert_ids)), c.silenced.is_(False))
+        .where(c.id.in_(list(alert_ids)), c.silenced.is_(False), c.kind == AlertKind.ALERT.value)
     )
     columns = ["seq", "alert_id", "enqueued_at"]
     result = connection.execute(sa.insert(outbox_table).from_select(columns, queued))

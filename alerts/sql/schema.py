@@ -84,6 +84,10 @@ alerts_table = sa.Table(
     sa.Column("changed_at", UtcDateTime(), nullable=False),
     # The rule's declared audience includes communications (revision 0004).
     sa.Column("comms_visible", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Review-queue items drawn by sampling are rows here too (revision 0006): "alert" or "sample".
+    sa.Column("kind", sa.String(16), nullable=False, server_default=sa.text("'alert'")),
+    # The sampling population the post belonged to (a pack's name, never personal data); null if none.
+    sa.Column("population", sa.String(64), nullable=True),
     # Review levels (revision 0007, rules in alerts.levels): four eyes and the QA sample.
     sa.Column("four_eyes", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("closed_by", sa.String(200), nullable=True),
@@ -105,6 +109,8 @@ alerts_table = sa.Table(
     # Grouping looks up the newest alert of one rule by one author.
     sa.Index("ix_alerts_group", "rule_id", "author_id", "created_at"),
     sa.Index("ix_alerts_changed_at_id", "changed_at", "id"),
+    # The supervision report reads a period's items per population.
+    sa.Index("ix_alerts_population_created_at", "population", "created_at"),
     # The second level's QA queue (qa=pending).
     sa.Index("ix_alerts_qa_status", "qa_status"),
 )

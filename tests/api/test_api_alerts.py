@@ -160,8 +160,8 @@ def test_openapi_documents_the_alert_schema_with_examples(api: httpx.Client) -> 
     assert "span" not in schemas["EvidencePublic"]["properties"]
     parameters = {p["name"] for p in doc["paths"]["/api/v1/alerts"]["get"]["parameters"]}
     assert parameters == {
-        "id", "status", "severity", "jurisdiction", "rule", "source", "channel", "assignee", "qa", "since",
-        "until", "order", "limit", "cursor",
+        "id", "status", "severity", "jurisdiction", "rule", "source", "channel", "assignee", "qa", "kind",
+        "population", "since", "until", "order", "limit", "cursor",
     }
     assert "/api/v1/alerts/{alert_id}" in doc["paths"]
 

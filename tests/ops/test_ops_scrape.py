@@ -5,6 +5,8 @@ records flows through two worker processes. Every endpoint (each worker's port, 
 aggregate) is then checked: totals equal what was produced, every label value belongs to a set fixed at
 start-up, and no post text, identifier or personal datum appears anywhere in the scrape. Finally a real
 Prometheus scrapes the three endpoints, loads the shipped rules and answers queries over its HTTP API.
+An organisation overlay samples a share of the posts that raise no alert (``veille_samples_total``),
+and the API exports the queue's service levels.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ import yaml
 from kafka import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from alerts.model import Severity, Verdict
+from alerts.audit import CLI_ACTOR
+from alerts.model import AlertKind, AlertStatus, Severity, Verdict
 from alerts.query import AlertQuery
+from alerts.sampling import SAMPLE_RULE_ID
 from alerts.store import SqlAlertStore
 from detectors.catalogue import DETECTOR_ORDER
 from monitor.broker import free_port
@@ -48,6 +52,11 @@ from policies.post import Post
 pytestmark = pytest.mark.kafka
 
 POSTS = 300
+SAMPLING_OVERLAY = """pack: {id: ops_sampling, overlay: global}
+sampling:
+  - population: ops_everyone
+    percent: 25
+"""
 PARTITIONS = 4
 # Malformed records that carry personal data: the DLQ reason may reach a label, their content never.
 MALFORMED = {
@@ -65,6 +74,7 @@ class Stack:
     worker_ports: tuple[int, int]
     api_port: int
     logs: dict[str, Path]
+    policies_dir: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def scrape(self, port: int) -> str:
@@ -118,6 +128,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(5)
 
 
+def _workers_with_partitions(log: Path) -> set[str]:
+    """Process names of the workers whose last rebalance gave them partitions (from `veille run`'s log)."""
+    owners: dict[str, bool] = {}
+    for match in re.finditer(r" (\S+) monitor\.runner: partitions assigned: (.*)", log.read_text()):
+        owners[match.group(1)] = match.group(2).strip() != "none"
+    return {name for name, owns in owners.items() if owns}
+
+
 def _answers(port: int, path: str) -> bool:
     try:
         return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=2).status_code == 200
@@ -147,14 +165,22 @@ def stack(kafka_broker: Any, tmp_path_factory: pytest.TempPathFactory, ops: Any)
     )
     ensure_topics(settings, partitions=PARTITIONS)
     metrics_port = _two_free_ports()
-    env = child_env(settings) | {"VEILLE_METRICS_PORT": str(metrics_port), "VEILLE_POLL_MAX_RECORDS": "40"}
+    policies_dir = data_dir / "policies"
+    policies_dir.mkdir()
+    (policies_dir / "ops-sampling.yaml").write_text(SAMPLING_OVERLAY)
+    env = child_env(settings) | {"VEILLE_METRICS_PORT": str(metrics_port), "VEILLE_POLL_MAX_RECORDS": "40",
+                                 "VEILLE_POLICIES_DIR": str(policies_dir), "VEILLE_SAMPLING_SEED": "ops-seed"}
     stack = Stack(settings, list(generate_posts(POSTS, seed=23)), (metrics_port, metrics_port + 1),
-                  settings.api_port, {"run": data_dir / "run.log", "api": data_dir / "api.log"})
+                  settings.api_port, {"run": data_dir / "run.log", "api": data_dir / "api.log"}, policies_dir)
     try:
         # Workers first: `veille run` empties the shared multiprocess directory when it starts.
         stack.processes.append(_start(["run", "--workers", "2"], env, stack.logs["run"]))
         ops.wait_until(lambda: all(_answers(port, "/metrics") for port in stack.worker_ports), 90,
                        "both workers' metrics ports")
+        # A port answers before its worker has warmed up and joined the group: records produced then
+        # could all go to the first worker to join. Both must own partitions first.
+        ops.wait_until(lambda: len(_workers_with_partitions(stack.logs["run"])) == 2, 90,
+                       "both workers owning partitions")
         stack.processes.append(_start(["api"], env, stack.logs["api"]))
         ops.wait_until(lambda: _answers(stack.api_port, "/healthz"), 60, "the API")
         ends = _produce(settings, stack.posts)
@@ -196,12 +222,16 @@ def test_totals_of_two_worker_processes_equal_the_records_produced(stack: Stack)
     finally:
         store.close()
     assert stored, "the generated traffic must raise alerts"
+    samples = [alert for alert in stored if alert.kind is AlertKind.SAMPLE]
+    assert samples, "the 25 % overlay must draw some of the posts that raised no alert"
+    assert _sum(scrapes["api"], "veille_samples_total") == len(samples)
+    assert _sum(scrapes["api"], "veille_samples_total", population="ops_everyone") == len(samples)
     # Every new hit counts once, whether it opened an alert or joined a grouped one as an occurrence.
-    hits = sum(alert.occurrences for alert in stored)
+    hits = sum(alert.occurrences for alert in stored if alert.kind is AlertKind.ALERT)
     assert _sum(scrapes["api"], "veille_alerts_raised_total") == hits
     assert _sum(scrapes["api"], "veille_alert_latency_seconds_count") == hits
     for severity in Severity:
-        open_count = sum(1 for alert in stored if alert.severity is severity)
+        open_count = sum(1 for a in stored if a.severity is severity and a.status is AlertStatus.OPEN)
         assert _sum(scrapes["api"], "veille_open_alerts", severity=severity.value) == open_count
     assert _sum(scrapes["api"], "veille_api_store_up") == 1
     assert _sum(scrapes["api"], "veille_offsets_commits_total") > 0
@@ -221,12 +251,12 @@ def test_the_k8s_probe_paths_answer_on_the_running_api(stack: Stack, ops: Any) -
 
 
 def _allowed_values(stack: Stack) -> dict[str, set[str]]:
-    policies = load_policy_set(None)
+    policies = load_policy_set(stack.policies_dir)
     return {
         "topic": set(stack.settings.input_topics),
         "reason": set(DLQ_REASONS),
         "rule": {rule.id for _, rule in policies.rules()}
-        | {RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, RULE_CRISIS},
+        | {RULE_NEGATIVE_SPIKE, RULE_VOLUME_SPIKE, RULE_CRISIS, SAMPLE_RULE_ID},
         "jurisdiction": set(policies.jurisdictions),
         "mode": set(RULE_HIT_MODES),
         "severity": {severity.value for severity in Severity},
@@ -241,6 +271,7 @@ def _allowed_values(stack: Stack) -> dict[str, set[str]]:
         "version": {policies.version, veille_version()},
         "python": {platform.python_version()},
         "generation": {"0", "1", "2"},  # prometheus-client's python_gc_* on a worker's own port
+        "population": {p.name for plan in policies.plans.values() for p in plan.sampling} | {""},
     }
 
 
@@ -329,6 +360,14 @@ def test_the_scrape_and_the_catalogue_list_the_same_veille_metrics(stack: Stack,
 
 
 def test_a_real_prometheus_scrapes_the_workers_and_the_api(stack: Stack, ops: Any, tmp_path: Path) -> None:
+    # One item closed, so that the time-to-close histogram has an observation to show.
+    store = SqlAlertStore.open(stack.settings.resolved_database_url)
+    try:
+        closed = store.query(AlertQuery(kind=[AlertKind.SAMPLE], limit=1)).data[0]
+        store.transition(closed.id, AlertStatus.CLOSED, CLI_ACTOR, verdict=Verdict.BENIGN)
+        stored_samples = store.count(AlertQuery(kind=[AlertKind.SAMPLE]))
+    finally:
+        store.close()
     port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
@@ -368,6 +407,20 @@ def test_a_real_prometheus_scrapes_the_workers_and_the_api(stack: Stack, ops: An
         assert scalar('sum(veille_open_alerts{job="veille-api"})') is not None
         assert scalar('count(veille_build_info)') == 3
         ops.wait_until(lambda: scalar("sum(veille:consumer_lag:sum)") == 0, 30, "a recording rule's result")
+        # Sampling and the queue's service levels, as Prometheus stores them.
+        assert scalar('sum(veille_samples_total{job="veille-worker", population="ops_everyone"})') == (
+            stored_samples
+        )
+        ages = query('veille_queue_oldest_open_age_seconds{job="veille-api"}')
+        assert {series["metric"]["severity"] for series in ages} == {s.value for s in Severity}
+        assert all(float(series["value"][1]) >= 0 for series in ages)
+        assert scalar('max(veille_queue_oldest_open_age_seconds{job="veille-api", severity="info"})') > 0
+        ops.wait_until(
+            lambda: scalar('sum(veille_alert_time_to_close_seconds_count{job="veille-api", severity="info"})')
+            == 1, 30, "the closed sample in the time-to-close histogram",
+        )
+        assert scalar('sum(veille_alert_time_to_close_seconds_bucket{job="veille-api", severity="info", '
+                      'le="+Inf"})') == 1
 
         rules = httpx.get(f"{base}/api/v1/rules", timeout=5).json()["data"]["groups"]
         loaded = [rule for group in rules for rule in group["rules"]]

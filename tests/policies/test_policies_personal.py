@@ -14,10 +14,10 @@ import pytest
 
 from policies.errors import PolicyError
 from policies.loader import load_policy_set
+from policies.packfile import PersonalSpec
 from policies.personal import PersonalMarkers, fold
 from policies.post import Author, Post, Source
 from policies.runner import run_personal_tests
-from policies.schema import PersonalSpec
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from alerts.model import AlertKind
 from alerts.reputation_store import ReputationStore
+from alerts.sampling import SAMPLE_RULE_ID
 from alerts.sql.reputation import ReputationConflict
 from detectors.base import Finding
 from monitor.brands import BrandConfig, BrandMatcher
@@ -207,6 +209,19 @@ def test_crisis_needs_both_halves(halves: str) -> None:
     assert len(crises) == (1 if halves == "both" else 0)
     if halves in ("both", "spike_only", "hit_far"):
         assert rules.count("reputation-negative-spike") == 1
+
+
+def test_an_employee_post_drawn_for_review_is_no_crisis_half() -> None:
+    # The same post as a sampled item (kind sample) instead of a rule's alert: nothing was found in it.
+    agg = ReputationAggregator(BRANDS, CONFIG)
+    feed(agg, calm_stream(30))
+    hit = _employee_hit(T0 + timedelta(seconds=30 * 300 + 100))
+    drawn = PostResult(hit.post, hit.jurisdiction, findings=hit.findings, alerts=[
+        hit.alerts[0].model_copy(update={"kind": AlertKind.SAMPLE, "rule_id": SAMPLE_RULE_ID})
+    ])
+    stream = sorted([*calm_stream(6, seed=5, start=30), *burst(31), drawn], key=lambda r: r.post.created_at)
+    rules = [a.rule_id for a in feed(agg, stream)]
+    assert rules.count("reputation-negative-spike") == 1 and "reputation-crisis" not in rules
 
 
 def test_crisis_alert_links_both_halves() -> None:
