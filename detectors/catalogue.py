@@ -47,7 +47,7 @@ PII_SPECS: Mapping[str, PiiSpec] = {
     for spec in (
         PiiSpec("EMAIL_ADDRESS", ("EmailRecognizer",), re.compile("@"),
                 ("e-mail", "mail", "courriel", "adresse", "contact", "ecrire", "écrire", "contacter")),
-        PiiSpec("PHONE_NUMBER", ("PhoneRecognizer", "FrPhoneRecognizer"), _DIGITS[6],
+        PiiSpec("PHONE_NUMBER", ("PhoneRecognizer", "FrPhoneRecognizer", "UkPhoneRecognizer"), _DIGITS[6],
                 ("tel", "tél", "téléphone", "portable", "appeler", "appelez", "joindre", "numéro", "fixe",
                  "whatsapp", "sms"),
                 regional=("PhoneRecognizer",)),

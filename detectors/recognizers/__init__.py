@@ -1,4 +1,4 @@
-"""Presidio recognizers Veille adds to the ones Presidio ships (French identifiers)."""
+"""Presidio recognizers Veille adds to the ones Presidio ships (French identifiers, UK phone numbers)."""
 
 from detectors.recognizers.fr import (
     FrenchRecognizer,
@@ -12,6 +12,7 @@ from detectors.recognizers.fr import (
     luhn_ok,
     nir_key,
 )
+from detectors.recognizers.uk import UkPhoneRecognizer
 
 __all__ = [
     "FrIdCardRecognizer",
@@ -21,6 +22,7 @@ __all__ = [
     "FrSirenRecognizer",
     "FrSiretRecognizer",
     "FrenchRecognizer",
+    "UkPhoneRecognizer",
     "icao_check_digit",
     "luhn_ok",
     "nir_key",

@@ -16,6 +16,10 @@ from typing import ClassVar
 from detectors._presidio import Pattern, PatternRecognizer
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
+# Between the groups of a phone number: a space (also the no-break and narrow no-break spaces of
+# French typography), a dot or a dash.
+PHONE_SEPARATOR = "[ .\\-\u00a0\u202f]"
+_SEP = PHONE_SEPARATOR + "?"
 
 
 def _compact(value: str) -> str:
@@ -112,8 +116,12 @@ class FrPhoneRecognizer(FrenchRecognizer):
 
     ENTITY = "PHONE_NUMBER"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("FR_PHONE_INTL", r"(?<![\w+])(?:\+|00)33 ?(?:\(0\) ?)?[1-9](?:[ .-]?\d{2}){4}(?!\d)", 0.5),
-        Pattern("FR_PHONE_NATIONAL", r"(?<![\w+.-])0[1-9](?:[ .-]?\d{2}){4}(?![\w-])", 0.4),
+        Pattern(
+            "FR_PHONE_INTL",
+            rf"(?<![\w+])(?:\+|00)33{_SEP}(?:\(0\){_SEP})?[1-9](?:{_SEP}\d{{2}}){{4}}(?!\d)",
+            0.5,
+        ),
+        Pattern("FR_PHONE_NATIONAL", rf"(?<![\w+.-])0[1-9](?:{_SEP}\d{{2}}){{4}}(?![\w-])", 0.4),
     ]
     CONTEXT: ClassVar[list[str]] = [
         "phone", "telephone", "téléphone", "tel", "tél", "mobile", "portable", "cell", "call", "appeler",

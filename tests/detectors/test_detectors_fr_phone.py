@@ -16,6 +16,10 @@ from detectors.recognizers import FrPhoneRecognizer
         ("WhatsApp 0033612345678", "0033612345678"),
         ("mobile: +33 (0)6 12 34 56 78", "+33 (0)6 12 34 56 78"),
         ("fixe 04-72-00-00-01", "04-72-00-00-01"),
+        # French typography groups digits with a no-break or a narrow no-break space.
+        ("portable 06\u00a012\u00a034\u00a056\u00a078", "06\u00a012\u00a034\u00a056\u00a078"),
+        ("portable 06\u202f12\u202f34\u202f56\u202f78", "06\u202f12\u202f34\u202f56\u202f78"),
+        ("+33\u202f6\u202f12\u202f34\u202f56\u202f78", "+33\u202f6\u202f12\u202f34\u202f56\u202f78"),
     ],
 )
 def test_french_numbers_found_by_the_french_recognizer(text, expected) -> None:
@@ -30,6 +34,7 @@ def test_french_numbers_found_by_the_french_recognizer(text, expected) -> None:
         "ref 06 06 06 06 06",  # filler
         "id 106 12 34 56 78 9",  # inside a longer number
         "version 1.06.12.34.56.78",
+        "06\u202f12\u202f34\u202f56",  # four pairs: one short
     ],
 )
 def test_not_french_numbers(text) -> None:
