@@ -100,13 +100,27 @@ class ProcessingFacts(BaseModel):
     reveals: list[str] = Field(description="who can reveal what")
 
 
-def sampling_facts(settings: Settings) -> list[str]:
-    """Seam for the sampling policies (not in this tree yet): one line per population and rate."""
-    return []
+def sampling_facts(policies: PolicySet) -> list[str]:
+    """One line per sampling population of the active packs: where, who, and at what rate."""
+    lines = []
+    for plan in sorted(policies.plans.values(), key=lambda p: p.jurisdiction):
+        for population in plan.sampling:
+            criteria = [
+                f"{name} {', '.join(sorted(values))}"
+                for name, values in (
+                    ("author role", population.author_role), ("channel", population.channel),
+                    ("source", population.source), ("jurisdiction", population.jurisdiction),
+                )
+                if values is not None
+            ]
+            who = "; ".join(criteria) or "every post"
+            lines.append(
+                f"{plan.jurisdiction}: population {population.name} ({who}): {population.percent:g} % of "
+                "the posts that raised no alert, drawn at random for a reviewer"
+            )
+    return lines
 
 
-# Jurisdictions whose retention is set by a regulation rather than by storage limitation, with
-# their period. Seam: once packs state retention per regime, read it from there instead.
 def retention_facts(settings: Settings, policies: PolicySet) -> list[RetentionRule]:
     """Each jurisdiction's period as ``veille retention policy`` resolves it (packs, overlays, setting)."""
     return resolve(policies, settings.retention_overrides, settings.retention_mode)[1]
@@ -188,7 +202,7 @@ def gather_facts(settings: Settings, policies: PolicySet) -> ProcessingFacts:
         jurisdictions=jurisdictions,
         channels=[f"topic {t}" for t in settings.input_topics]
         + [f"channel {c} → {j}" for c, j in sorted(settings.channel_jurisdictions.items())],
-        sampling=sampling_facts(settings),
+        sampling=sampling_facts(policies),
         reveals=_reveals(settings),
     )
 

@@ -137,3 +137,23 @@ def test_cli_markdown_json_and_errors() -> None:
     assert "Note d'information" in runner.invoke(app, ["gdpr", "notice", "--lang", "fr"]).output
     bad = runner.invoke(app, ["gdpr", "notice", "--lang", "de"])
     assert bad.exit_code == 2 and "de" in bad.output
+
+
+def test_dpia_lists_the_sampling_populations_of_the_packs_in_force(packs: Path, tmp_path: Path) -> None:
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "org.yaml").write_text(
+        "pack: {id: org, overlay: fr}\n"
+        "sampling:\n"
+        "  - {population: fr_traders, percent: 5, author_role: [trader], source: internal}\n"
+        "  - {population: fr_rest, percent: 0.5}\n"
+    )
+    facts = gather_facts(_settings(), load_policy_set(org, shipped_dir=packs))
+    assert facts.sampling == [
+        "FR: population fr_traders (author role trader; source internal): 5 % of the posts that raised no "
+        "alert, drawn at random for a reviewer",
+        "FR: population fr_rest (every post): 0.5 % of the posts that raised no alert, drawn at random "
+        "for a reviewer",
+    ]
+    assert "- FR: population fr_traders" in render_dpia(facts)
+    assert gather_facts(_settings(), load_policy_set(shipped_dir=packs)).sampling == []
