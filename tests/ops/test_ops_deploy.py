@@ -119,6 +119,8 @@ def test_compose_topics_and_settings_match_the_code_defaults(
         assert settings.group_id == defaults.group_id
         assert settings.resolved_database_url.startswith("postgresql+psycopg://")
         assert "VEILLE_BOOTSTRAP_SERVERS" in env and env["VEILLE_BOOTSTRAP_SERVERS"].startswith("kafka:")
+        # Workers write author pseudonyms that the API shows: one key on both, never a per-process one.
+        assert settings.pseudonym_key is not None and settings.sampling_seed is not None
 
 
 def test_images_ports_and_mounts_are_consistent(ops: Any) -> None:
