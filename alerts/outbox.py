@@ -100,6 +100,11 @@ class Outbox:
         with writing(self._engine, "outbox register") as connection:
             repo.register(connection, sinks)
 
+    def prune(self) -> int:
+        """Delete what every sink has delivered (the table would otherwise grow for ever)."""
+        with writing(self._engine, "outbox prune") as connection:
+            return repo.prune(connection)
+
     def lease(self, sink: str, owner: str, ttl_s: float, *, now: datetime | None = None) -> int | None:
         """The cursor position if ``owner`` now holds the lease of ``sink``; None if another does."""
         with writing(self._engine, "outbox lease") as connection:
@@ -263,7 +268,9 @@ class SinkDelivery:
                     self.name, count, problem, self.failures, delay)
 
     def report(self) -> Backlog:
-        """Set the backlog gauges from the store (every deliverer does: the numbers are the store's)."""
+        """Set the backlog gauges from the store (every deliverer does: the numbers are the store's),
+        and prune what every sink has delivered, at the same pace."""
+        self.outbox.prune()
         backlog = self.outbox.backlog(self.name)
         if self._metrics is not None:
             self._metrics.sink_backlog.labels(self.name).set(backlog.pending)

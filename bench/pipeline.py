@@ -6,7 +6,8 @@
 Starts an embedded broker and produces the generated posts once, then measures on those same records:
 
 * raw consume: kafka-python alone polling them (same batch size as the worker), the loop's ceiling;
-* pipeline alone: the same poll batches, decoded, through ``Pipeline.process`` in this process;
+* pipeline alone: the same poll batches, decoded, through ``Pipeline.process`` in a fresh process
+  (warmed up as `veille run` is, never twice in one process: warm caches would flatter it);
 * `veille run --workers 1` and `--workers 2` (real child processes, fresh group and SQLite store each):
   steady state, from the first commit to the last (start-up and the group join left out);
 * pattern-only: `veille run` with packs reduced to pattern and lexicon rules (an overlay directory
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import re
 import sqlite3
 import statistics
@@ -158,8 +160,28 @@ def raw_consume(settings: Settings, total: int) -> tuple[float, list[list[bytes]
         consumer.close()
 
 
-def pipeline_alone(batches: Sequence[Sequence[bytes]], settings: Settings) -> float:
-    """Posts/s of Pipeline.process over the same poll batches (decoded first, outside the timing)."""
+def pipeline_alone(batches: Sequence[Sequence[bytes]], settings: Settings, workdir: Path) -> float:
+    """Posts/s of Pipeline.process over the same poll batches, in a fresh process as `veille run` is.
+
+    The same process measured twice would lie: module-level caches (regex compilation, folding, the
+    spaCy and classifier loads) stay warm from one repeat to the next, which no worker enjoys, and the
+    loop's share would be misread as its own cost.
+    """
+    data = workdir / "batches.pickle"
+    data.write_bytes(pickle.dumps([list(batch) for batch in batches]))
+    env = child_env(settings)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, str(Path(__file__).resolve()), "--pipeline-alone-of", str(data)]
+    answer = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if answer.returncode != 0:
+        raise SystemExit(f"pipeline alone failed:\n{answer.stderr[-3000:]}")
+    return float(answer.stdout.strip().splitlines()[-1])
+
+
+def _pipeline_alone_here(data: Path) -> float:
+    """The child's side of :func:`pipeline_alone`: decoded first, outside the timing, then processed."""
+    settings = Settings()
+    batches = pickle.loads(data.read_bytes())
     pipeline = build_pipeline(settings)
     decoded = [[decode_post(value, settings.max_record_bytes) for value in batch] for batch in batches]
     pipeline.warm_up()  # lazy model loads, as `veille run` does before joining the group
@@ -319,7 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rss-posts", type=int, default=0, help="also stream this many posts and report RSS")
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs of each rate measurement; the best is kept (shared machines are noisy)")
+    parser.add_argument("--pipeline-alone-of", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.pipeline_alone_of is not None:
+        print(_pipeline_alone_here(args.pipeline_alone_of))
+        return 0
 
     posts = list(generate_posts(args.posts, seed=42))
     print(f"{args.posts:,} generated posts, broker {args.broker}, batches of {args.poll_max_records}, "
@@ -337,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             best = f"best of {args.repeat}"
             raw, batches = max((raw_consume(shared, total) for _ in range(args.repeat)), key=lambda r: r[0])
             print(f"raw kafka-python consume: {raw:,.0f} records/s ({best})")
-            alone = _best("pipeline alone", args.repeat, lambda _: pipeline_alone(batches, shared))
+            alone = _best("pipeline alone", args.repeat, lambda _: pipeline_alone(batches, shared, Path(tmp)))
             print(f"pipeline alone, same {len(batches)} poll batches: {alone:,.0f} posts/s ({best})")
             one = _best("1 worker", args.repeat,
                         lambda run: bench.steady_rate(bench.settings(f"w1-{run}"), total))

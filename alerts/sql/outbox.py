@@ -65,6 +65,18 @@ def enqueue(connection: Connection, alert_ids: Sequence[str], now: datetime) -> 
     return int(result.rowcount)
 
 
+def prune(connection: Connection) -> int:
+    """Delete the rows every sink's cursor has passed; returns how many. No one reads them again: a
+    sink registered later starts at the head. Without any cursor nothing is pruned (none registered
+    yet). A sink dropped from the configuration keeps its cursor, and so holds back pruning, until its
+    row is removed from ``sink_cursors``."""
+    lowest = connection.scalar(sa.select(sa.func.min(sink_cursors_table.c.position)))
+    if lowest is None:
+        return 0
+    result = connection.execute(sa.delete(outbox_table).where(outbox_table.c.seq <= lowest))
+    return int(result.rowcount)
+
+
 def register(connection: Connection, sinks: Sequence[str]) -> None:
     """A cursor for each new sink, at the head: it delivers what is stored from now on."""
     if not sinks:

@@ -85,6 +85,27 @@ def test_a_new_sink_starts_at_the_head_and_numbers_are_never_reused(
     assert outbox.backlog("late-sink").pending == 1
 
 
+def test_rows_every_sink_delivered_are_pruned_and_numbers_go_on(
+    store: SqlAlertStore, make_alert: AlertFactory
+) -> None:
+    outbox = Outbox(store.engine)
+    assert outbox.prune() == 0, "no sink registered yet: nothing is known to be delivered"
+    outbox.register(["hook", "kafka"])
+    alerts = [make_alert() for _ in range(5)]
+    store.add_many(alerts)
+    assert outbox.lease("hook", "w", 60) == 0 and outbox.advance("hook", "w", 0, 5)
+    assert outbox.lease("kafka", "w", 60) == 0 and outbox.advance("kafka", "w", 0, 3)
+    assert outbox.prune() == 3, "the slower sink still needs 4 and 5"
+    assert [seq for seq, _ in _queued(outbox)] == [4, 5]
+    assert outbox.backlog("kafka").pending == 2 and outbox.backlog("hook").pending == 0
+    assert outbox.advance("kafka", "w", 3, 5)
+    assert outbox.prune() == 2 and _queued(outbox) == []
+    # Numbering goes on from the cursors, never reusing a pruned number.
+    newest = make_alert()
+    store.add_many([newest])
+    assert _queued(outbox) == [(6, newest.id)]
+
+
 def test_a_lease_is_exclusive_expires_and_guards_the_cursor(
     store: SqlAlertStore, make_alert: AlertFactory
 ) -> None:
