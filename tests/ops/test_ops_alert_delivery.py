@@ -42,6 +42,9 @@ API_EXPOSITION = """\
 # TYPE veille_open_alerts gauge
 veille_open_alerts{severity="critical"} 2
 veille_open_alerts{severity="high"} 5
+# TYPE veille_queue_oldest_open_age_seconds gauge
+veille_queue_oldest_open_age_seconds{severity="critical"} 18000
+veille_queue_oldest_open_age_seconds{severity="high"} 600
 # TYPE veille_api_store_up gauge
 veille_api_store_up 1
 """
@@ -194,7 +197,8 @@ def test_shipped_rules_fire_and_shipped_routes_deliver_to_each_receiver(
                           for alert in payload["alerts"])
         assert compliance["labels"]["severity"] == "compliance"
         assert compliance["annotations"]["runbook"] == "deploy/README.md#compliance-queue"
-        assert re.match(r"2 critical compliance alerts", compliance["annotations"]["summary"])
+        assert re.match(r"The oldest critical alert not yet closed was stored 5h ",
+                        compliance["annotations"]["summary"]), compliance["annotations"]["summary"]
         paged = {alert["labels"]["alertname"]: alert for payload in receiver.received["ops-pager"]
                  for alert in payload["alerts"]}
         assert paged["VeilleWorkerDown"]["labels"]["instance"] == f"127.0.0.1:{dead_worker}"
