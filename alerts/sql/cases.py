@@ -28,7 +28,7 @@ from alerts.cases import (
 )
 from alerts.lifecycle import AlertNotFound, LifecycleError
 from alerts.sql import audit
-from alerts.sql.engine import is_sqlite
+from alerts.sql.engine import row_by_id
 from alerts.sql.schema import alerts_table, case_items_table, case_notes_table, cases_table
 
 # Ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits.
@@ -44,13 +44,7 @@ def _from_row(row: sa.Row[Any], item_count: int = 0) -> Case:
 
 
 def _row(connection: Connection, case_id: str, *, for_update: bool = False) -> sa.Row[Any]:
-    statement = sa.select(cases_table).where(cases_table.c.id == case_id)
-    if for_update and not is_sqlite(connection):
-        statement = statement.with_for_update()
-    row = connection.execute(statement).first()
-    if row is None:
-        raise CaseNotFound(case_id)
-    return row
+    return row_by_id(connection, cases_table, case_id, CaseNotFound, for_update=for_update)
 
 
 def _item_count(connection: Connection, case_id: str) -> int:

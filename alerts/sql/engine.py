@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,22 @@ def _upgrade(engine: Engine) -> None:
 
 def is_sqlite(connection: Connection) -> bool:
     return connection.dialect.name == "sqlite"
+
+
+def row_by_id(
+    connection: Connection, table: sa.Table, row_id: str, missing: Callable[[str], Exception], *,
+    for_update: bool = False,
+) -> sa.Row[Any]:
+    """The row of ``table`` whose ``id`` is ``row_id``, or ``missing(row_id)`` raised. ``for_update``
+    locks it until the transaction ends on PostgreSQL; SQLite's write transaction already holds the
+    whole database."""
+    statement = sa.select(table).where(table.c.id == row_id)
+    if for_update and not is_sqlite(connection):
+        statement = statement.with_for_update()
+    row = connection.execute(statement).first()
+    if row is None:
+        raise missing(row_id)
+    return row
 
 
 def insert(connection: Connection, table: sa.Table) -> postgresql.Insert | sqlite.Insert:

@@ -22,7 +22,7 @@ from alerts.model import Alert, AlertStatus, QaStatus, Verdict
 from alerts.query import AlertQuery
 from alerts.sql import audit
 from alerts.sql.alerts import filters, from_row, require, update
-from alerts.sql.engine import is_sqlite
+from alerts.sql.engine import row_by_id
 from alerts.sql.schema import alerts_table, comments_table
 from alerts.views import ViewRecord
 
@@ -277,13 +277,7 @@ def _get_for_update(connection: Connection, alert_id: str) -> Alert:
 
 
 def _select(connection: Connection, alert_id: str, *, for_update: bool = False) -> sa.Row[Any]:
-    statement = sa.select(alerts_table).where(alerts_table.c.id == alert_id)
-    if for_update and not is_sqlite(connection):
-        statement = statement.with_for_update()
-    row = connection.execute(statement).first()
-    if row is None:
-        raise AlertNotFound(alert_id)
-    return row
+    return row_by_id(connection, alerts_table, alert_id, AlertNotFound, for_update=for_update)
 
 
 def reveal(
