@@ -27,6 +27,7 @@ carries the alert's ``id``: receivers dedupe on it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
@@ -268,9 +269,7 @@ class SinkDelivery:
                     self.name, count, problem, self.failures, delay)
 
     def report(self) -> Backlog:
-        """Set the backlog gauges from the store (every deliverer does: the numbers are the store's),
-        and prune what every sink has delivered, at the same pace."""
-        self.outbox.prune()
+        """Set the backlog gauges from the store (every deliverer does: the numbers are the store's)."""
         backlog = self.outbox.backlog(self.name)
         if self._metrics is not None:
             self._metrics.sink_backlog.labels(self.name).set(backlog.pending)
@@ -284,13 +283,17 @@ class SinkDelivery:
             self._metrics.sink_deliveries.labels(self.name)
             self._metrics.sink_failures.labels(self.name)
         store_failures = 0
-        next_report = 0.0
+        next_report = next_prune = 0.0
         while not stop.is_set():
             try:
                 outcome = self.step()
                 if outcome in (Outcome.DELIVERED, Outcome.FAILED) or self._monotonic() >= next_report:
                     self.report()
                     next_report = self._monotonic() + report_every_s
+                # On a clock of its own: a delivery resets the report's, and a busy sink would never prune.
+                if self._monotonic() >= next_prune:
+                    self.outbox.prune()
+                    next_prune = self._monotonic() + report_every_s
                 store_failures = 0
             except Exception as exc:
                 store_failures += 1
@@ -305,7 +308,10 @@ class SinkDelivery:
         self.release()
 
     def release(self) -> None:
-        """Hand the lease back (at shutdown), so another deliverer takes the sink over at once."""
+        """Hand the lease back (at shutdown), so another deliverer takes the sink over at once, and
+        prune what every sink has delivered meanwhile."""
+        with contextlib.suppress(Exception):  # the next deliverer's report prunes as well
+            self.outbox.prune()
         try:
             self.outbox.release(self.name, self.owner)
         except Exception as exc:  # it expires on its own
