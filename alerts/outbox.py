@@ -214,6 +214,7 @@ class SinkDelivery:
         self._lease_until = 0.0
         self._retry_at = 0.0
         self.failures = 0  # consecutive, as on the cursor row
+        self._backlog_left = False  # the last delivery was a full batch: more is probably queued
 
     @property
     def name(self) -> str:
@@ -240,6 +241,7 @@ class SinkDelivery:
             log.info("sink %s: delivering again after %d failed attempts", self.name, self.failures)
             self.failures = 0
         self._retry_at = 0.0
+        self._backlog_left = len(batch) >= self._batch_size
         if self.outbox.advance(self.name, self.owner, position, batch[-1].seq):
             self._position = batch[-1].seq
         else:
@@ -303,7 +305,11 @@ class SinkDelivery:
                             self.name, type(exc).__name__, _scrub(str(exc)), wait)
                 stop.wait(wait)
                 continue
-            if outcome is not Outcome.DELIVERED:  # after a delivery, go on at once: drain the backlog
+            # A full batch leaves a backlog: drain it at once. A partial one drained it; going round
+            # again at once would publish (and advance the cursor, a write transaction) a handful of
+            # alerts per worker batch, taking the workers' interpreter lock and the store's write lock
+            # for nothing a wait of poll_s does not gather into one delivery.
+            if not (outcome is Outcome.DELIVERED and self._backlog_left):
                 stop.wait(poll_s)
         self.release()
 

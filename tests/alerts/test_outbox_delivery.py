@@ -110,6 +110,48 @@ def test_a_failing_sink_backs_off_is_reported_and_gets_everything_once_back(
     assert registry.get_sample_value("veille_sink_deliveries_total", {"sink": "hook"}) == 10
 
 
+class _CountingStop(threading.Event):
+    """A stop event that records what the receiver had got at each wait, and stops after a few."""
+
+    def __init__(self, receiver: Receiver, waits: int) -> None:
+        super().__init__()
+        self.receiver = receiver
+        self.calls_at_wait: list[int] = []
+        self._waits = waits
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.calls_at_wait.append(self.receiver.calls)
+        if len(self.calls_at_wait) >= self._waits:
+            self.set()
+        return self.is_set()
+
+
+def test_a_drained_backlog_waits_for_the_next_round_a_full_batch_goes_on_at_once(
+    store: SqlAlertStore, make_alert: AlertFactory
+) -> None:
+    """Workers store alerts while the sink publishes. A delivery that drained the backlog (a partial
+    batch) waits ``poll_s`` before the next, gathering what workers stored meanwhile into one publish,
+    instead of publishing (and advancing the cursor, a write) a handful of alerts per worker batch."""
+    outbox = Outbox(store.engine)
+    outbox.register(["hook"])
+    stored = iter(range(1000))
+
+    class BusyReceiver(Receiver):
+        def publish(self, alerts: Sequence[Alert]) -> None:
+            super().publish(alerts)
+            n = next(stored)  # a worker stores one more alert during every publish
+            store.add_many([make_alert(created_at=T0 + timedelta(seconds=n), post_created_at=T0)])
+
+    receiver = BusyReceiver()
+    store.add_many([make_alert(created_at=T0 - timedelta(seconds=n), post_created_at=T0) for n in range(7)])
+    stop = _CountingStop(receiver, waits=3)
+    SinkDelivery(outbox, receiver, "w1", batch_size=3).run(stop, poll_s=0.01, report_every_s=3600)
+    # 7 queued, one more stored during each publish: 3, 3, 3 (full batches: on at once), then 1 (a
+    # partial batch: drained) and a wait; each later round publishes the one alert its wait gathered.
+    assert stop.calls_at_wait == [4, 5, 6]
+    assert len(receiver.log) == len(set(receiver.log)) == 7 + 5
+
+
 def test_other_exceptions_are_reported_by_type_only() -> None:
     assert describe(RuntimeError(f"boom at {SECRET_URL}")) == "RuntimeError"
     assert describe(SinkError("x", "ConnectError")) == "ConnectError"
