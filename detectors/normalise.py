@@ -12,6 +12,7 @@ one and the same separator: "I A M", initials ("J. R. R. Tolkien") and "plan A o
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
@@ -171,11 +172,30 @@ def fold(text: str) -> tuple[str, list[int] | None]:
     return _collapse_spaces(*_fold_raw(text))
 
 
-def fold_views(text: str) -> list[Folded]:
+# Every lexicon matcher folds the texts it reads, and a worker reads each post with two: the policy
+# lexicons in the pipeline, then the brand list of the reputation windows. Folding is most of a match's
+# cost, so a poll batch's short texts are folded once. Bounded: entries and text length (a long text's
+# offset map is large, and long texts are rare).
+FOLD_CACHE_ENTRIES = 1024
+FOLD_CACHE_MAX_CHARS = 2_000
+
+
+def fold_views(text: str) -> tuple[Folded, ...]:
     """The folded text and, when it has letter-spaced words, a second reading with them joined up.
 
     Both are matched: joining "x y u" into "xyu" must not hide the word "u" that was there all along.
     """
+    if len(text) <= FOLD_CACHE_MAX_CHARS:
+        return _fold_views_cached(text)
+    return _fold_views(text)
+
+
+@functools.lru_cache(maxsize=FOLD_CACHE_ENTRIES)
+def _fold_views_cached(text: str) -> tuple[Folded, ...]:
+    return _fold_views(text)
+
+
+def _fold_views(text: str) -> tuple[Folded, ...]:
     raw, index = _fold_raw(text)
     views = [Folded(*_collapse_spaces(raw, index))]
     runs = list(_SPACED.finditer(raw))
@@ -191,7 +211,7 @@ def fold_views(text: str) -> list[Folded]:
         kept.extend(range(previous, len(raw)))
         joined = "".join(raw[offset] for offset in kept)
         views.append(Folded(*_collapse_spaces(joined, kept if index is None else [index[i] for i in kept])))
-    return views
+    return tuple(views)
 
 
 def strip_invisible(text: str) -> Folded:

@@ -15,7 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.lexicon import LexiconMatcher
-from detectors.normalise import CONFUSABLES, INVISIBLE, fold, fold_views, strip_invisible
+from detectors.normalise import (
+    CONFUSABLES,
+    FOLD_CACHE_ENTRIES,
+    FOLD_CACHE_MAX_CHARS,
+    INVISIBLE,
+    _fold_views,
+    _fold_views_cached,
+    fold,
+    fold_views,
+    strip_invisible,
+)
 from detectors.patterns import PatternDetector
 from detectors.registry import make_plan
 
@@ -172,3 +182,16 @@ def test_any_mix_of_invisible_and_look_alike_characters_is_seen_through(
     text = before + word + after
     spans = [text[f.start : f.end] for f in MATCHER.match(text) if f.extra["phrase"] == "confidential"]
     assert spans == [word]
+
+
+def test_folding_is_cached_for_short_texts_only_and_cached_views_equal_fresh_ones() -> None:
+    short = "Ｇｕａｒａｎｔｅｅｄ r e t u r n s, d\u200bm me"
+    assert fold_views(short) is fold_views(short), "a second reader of the same post folds nothing again"
+    assert fold_views(short) == _fold_views(short)
+    long = "ａ b c " * (FOLD_CACHE_MAX_CHARS // 6 + 1)
+    before = _fold_views_cached.cache_info().currsize
+    assert fold_views(long) == _fold_views(long)
+    assert _fold_views_cached.cache_info().currsize == before, "long texts are not kept"
+    for n in range(FOLD_CACHE_ENTRIES + 10):
+        fold_views(f"post {n}")
+    assert _fold_views_cached.cache_info().currsize == FOLD_CACHE_ENTRIES, "bounded"
