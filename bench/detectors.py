@@ -33,7 +33,7 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [os.path.dirname(_HERE), *(p for p in sys.path if os.path.abspath(p or ".") != _HERE)]
 
-BATCH = 500  # the run loop's poll_max_records
+BATCH = 500  # posts per detect call, as the baseline has always been measured
 Key = tuple[str, str, int, int]  # post id, entity, start, end
 
 

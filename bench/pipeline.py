@@ -1,6 +1,6 @@
 """What the Kafka loop costs: `veille run` against the pipeline alone and raw kafka-python, in one run.
 
-    .venv/bin/python bench/pipeline.py --posts 10000 --broker tansu
+    .venv/bin/python bench/pipeline.py --posts 20000 --broker tansu
     .venv/bin/python bench/pipeline.py --rss-posts 1000000      # adds the memory soak (about 15 min)
 
 Starts an embedded broker and produces the generated posts once, then measures on those same records:
@@ -10,6 +10,8 @@ Starts an embedded broker and produces the generated posts once, then measures o
   (warmed up as `veille run` is, never twice in one process: warm caches would flatter it);
 * `veille run --workers 1` and `--workers 2` (real child processes, fresh group and SQLite store each):
   steady state, from the first commit to the last (start-up and the group join left out);
+* decoding alone: ``decode_post`` over the same records, in this process: the ceiling of any loop that
+  validates its input before detecting (pattern-only runs can never pass it);
 * pattern-only: `veille run` with packs reduced to pattern and lexicon rules (an overlay directory
   disabling every other rule), against the raw consume rate;
 * latency: posts produced at a fixed rate (500/s) into fresh topics while a worker runs; for every
@@ -158,6 +160,14 @@ def raw_consume(settings: Settings, total: int) -> tuple[float, list[list[bytes]
         return count / (time.perf_counter() - started), batches
     finally:
         consumer.close()
+
+
+def decode_rate(batches: Sequence[Sequence[bytes]], max_bytes: int) -> float:
+    """Posts/s of ``decode_post`` alone over the poll batches: what validating the input costs, without
+    detecting, storing or committing anything."""
+    started = time.perf_counter()
+    count = sum(1 for batch in batches for value in batch if decode_post(value, max_bytes))
+    return count / (time.perf_counter() - started)
 
 
 def pipeline_alone(batches: Sequence[Sequence[bytes]], settings: Settings, workdir: Path) -> float:
@@ -333,9 +343,10 @@ def _percentile(values: Sequence[float], share: float) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, default=10_000)
+    parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--broker", choices=["tansu", "noida"], default="tansu")
-    parser.add_argument("--poll-max-records", type=int, default=500)
+    parser.add_argument("--poll-max-records", type=int, default=Settings.model_fields["poll_max_records"].default,
+                        help="records per poll, for every measurement (default: the worker's)")
     parser.add_argument("--latency-rate", type=float, default=500.0, help="posts/s for the latency run")
     parser.add_argument("--latency-posts", type=int, default=10_000)
     parser.add_argument("--rss-posts", type=int, default=0, help="also stream this many posts and report RSS")
@@ -363,6 +374,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             best = f"best of {args.repeat}"
             raw, batches = max((raw_consume(shared, total) for _ in range(args.repeat)), key=lambda r: r[0])
             print(f"raw kafka-python consume: {raw:,.0f} records/s ({best})")
+            decoding = decode_rate(batches, shared.max_record_bytes)
+            print(f"decoding alone (decode_post, same records): {decoding:,.0f} posts/s "
+                  f"({decoding / raw:.2f} of raw consume: the ceiling of any loop that validates its input)")
             alone = _best("pipeline alone", args.repeat, lambda _: pipeline_alone(batches, shared, Path(tmp)))
             print(f"pipeline alone, same {len(batches)} poll batches: {alone:,.0f} posts/s ({best})")
             one = _best("1 worker", args.repeat,
