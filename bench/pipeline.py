@@ -13,7 +13,7 @@ Starts an embedded broker and produces the generated posts once, then measures o
 * decoding alone: ``decode_post`` over the same records, in this process: the ceiling of any loop that
   validates its input before detecting (pattern-only runs can never pass it);
 * pattern-only: `veille run` with packs reduced to pattern and lexicon rules (an overlay directory
-  disabling every other rule), against the raw consume rate;
+  disabling every other rule), against the raw consume rate, and the pipeline alone on those packs;
 * latency: posts produced at a fixed rate (500/s) into fresh topics while a worker runs; for every
   post that raises an alert, the time from its send to its alert being visible in the store (p50/p99);
 * ``--rss-posts N``: N posts streamed through one worker; its resident memory (/proc) after warm-up and
@@ -181,6 +181,8 @@ def pipeline_alone(batches: Sequence[Sequence[bytes]], settings: Settings, workd
     data.write_bytes(pickle.dumps([list(batch) for batch in batches]))
     env = child_env(settings)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if settings.policies_dir is not None:
+        env["VEILLE_POLICIES_DIR"] = str(settings.policies_dir)
     command = [sys.executable, str(Path(__file__).resolve()), "--pipeline-alone-of", str(data)]
     answer = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if answer.returncode != 0:
@@ -345,7 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=20_000)
     parser.add_argument("--broker", choices=["tansu", "noida"], default="tansu")
-    parser.add_argument("--poll-max-records", type=int, default=Settings.model_fields["poll_max_records"].default,
+    parser.add_argument("--poll-max-records", type=int,
+                        default=Settings.model_fields["poll_max_records"].default,
                         help="records per poll, for every measurement (default: the worker's)")
     parser.add_argument("--latency-rate", type=float, default=500.0, help="posts/s for the latency run")
     parser.add_argument("--latency-posts", type=int, default=10_000)
@@ -390,6 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench.settings(f"patterns-{run}", policies_dir=patterns), total))
             print(f"pattern-only packs, veille run --workers 1: {pattern_one:,.0f} posts/s "
                   f"({pattern_one / raw:.2f} of raw consume; {best})")
+            pattern_alone = _best("pattern-only pipeline alone", args.repeat, lambda _: pipeline_alone(
+                batches, shared.model_copy(update={"policies_dir": patterns}), Path(tmp)))
+            print(f"pattern-only packs, pipeline alone: {pattern_alone:,.0f} posts/s "
+                  f"({pattern_alone / raw:.2f} of raw consume: the pattern-only loop's ceiling; "
+                  f"the loop reaches {pattern_one / pattern_alone:.2f} of it)")
             latencies = _timed("latency", lambda: latency(
                 bench, list(generate_posts(args.latency_posts, seed=43)), args.latency_rate))
             p50, p99 = (_percentile(latencies, share) * 1000 for share in (0.5, 0.99))
