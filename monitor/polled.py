@@ -20,8 +20,8 @@ def chunks(batch: Polled, max_bytes: int) -> list[dict[TopicPartition, list[Cons
     least one record), partition after partition in offset order.
 
     Processing costs grow with the text (linearly: see ``alerts.evidence`` and ``detectors.vader``),
-    so bytes bound a chunk's time where a record count would not: 500 short posts are one chunk,
-    a few hundred-kilobyte ones are not.
+    so bytes bound a chunk's time where a record count would not: a poll of short posts is one
+    chunk, a few hundred-kilobyte ones are not.
     """
     parts: list[dict[TopicPartition, list[ConsumerRecord]]] = []
     current: dict[TopicPartition, list[ConsumerRecord]] = {}
