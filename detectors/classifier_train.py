@@ -69,6 +69,8 @@ CANDIDATES: tuple[ModelSpec, ...] = (
     CHOSEN,
     ModelSpec("logreg-w12-c25-C30", "logreg", 30.0),
     ModelSpec("logreg-w12-c35", "logreg", 10.0, (3, 5)),
+    ModelSpec("logreg-w12-c35-C30", "logreg", 30.0, (3, 5)),
+    ModelSpec("logreg-w12-c35-C30-df1", "logreg", 30.0, (3, 5), 1),
     ModelSpec("svm-w12-c25-C0.3", "svm", 0.3),
     ModelSpec("svm-w12-c25-C1", "svm", 1.0),
 )

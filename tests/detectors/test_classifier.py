@@ -42,18 +42,18 @@ from detectors.classifier_train import (
 from monitor.models_cli import app, shipped_artefact_path, shipped_corpus_dir
 from policies.post import Post
 
-# label: (precision floor, recall floor), both languages together. Measured on the 300-example test
-# split (1,490 examples; detectors/models/README.md): promissory .65/.68, pumping .85/.65, mnpi .59/.52,
-# special .47/.77, harassment .71/.71, disparagement .48/.75, promotion .89/.76, confidential .50/.64.
+# label: (precision floor, recall floor), both languages together. Measured on the 381-example test
+# split (1,877 examples; detectors/models/README.md): promissory .71/.69, pumping .92/.65, mnpi .69/.58,
+# special .54/.93, harassment .76/.67, disparagement .64/.64, promotion .94/.73, confidential .64/.64.
+# The labels the second corpus pass grew were raised (never lowered) towards 0.1 under what they measure.
 FLOORS: dict[str, tuple[float, float]] = {
     "promissory_claim": (0.55, 0.55),
     "pumping": (0.7, 0.5),
-    "mnpi": (0.45, 0.4),
-    "special_category": (0.35, 0.65),
+    "mnpi": (0.55, 0.45),
+    "special_category": (0.4, 0.8),
     "harassment": (0.6, 0.6),
-    # Measured P 0.82 R 0.45 (F1 0.58) since thresholds are read off a smoothed curve; before, P 0.48
-    # R 0.75 (F1 0.59) at a threshold of 0.25: the same model quality at a more precise operating point.
-    "employer_disparagement": (0.6, 0.4),
+    # Precision weighs more in the threshold rule: P 0.82 R 0.45 on an earlier corpus, 0.64/0.64 now.
+    "employer_disparagement": (0.6, 0.5),
     "financial_promotion": (0.75, 0.65),
     "confidential_sharing": (0.4, 0.5),
 }
@@ -133,9 +133,9 @@ def test_threshold_on_a_perfect_separation_is_the_highest() -> None:
 
 
 def test_french_works_as_well_as_english_within_margin(evaluation: Evaluation) -> None:
-    # Measured macro F1: en 0.63, fr 0.64.
-    assert macro_f1(evaluation, "en") >= 0.55
-    assert macro_f1(evaluation, "fr") >= 0.5
+    # Measured macro F1: en 0.68, fr 0.69.
+    assert macro_f1(evaluation, "en") >= 0.58
+    assert macro_f1(evaluation, "fr") >= 0.58
 
 
 def test_hard_negatives_stay_under_threshold_in_aggregate(corpus: list[Example]) -> None:
@@ -145,7 +145,7 @@ def test_hard_negatives_stay_under_threshold_in_aggregate(corpus: list[Example])
     for example in negatives:
         for label, score in model.score(example.text).items():
             flagged_per_label[label] += score >= model.thresholds[label]
-    # Measured: 48 of 136 negatives reach some label's threshold.
+    # Measured: 50 label thresholds reached over 176 negatives (special_category 19 of them).
     assert sum(flagged_per_label.values()) <= 0.5 * len(negatives)
     assert max(flagged_per_label.values()) <= 0.2 * len(negatives), flagged_per_label
 
