@@ -41,7 +41,12 @@ def test_children_see_parents_rules_and_lists():
     global_ids = _ids(policies.plan_for("GLOBAL"))
     eu_ids = _ids(policies.plan_for("EU"))
     fr_ids = _ids(policies.plan_for("FR"))
-    assert global_ids < eu_ids < fr_ids
+    # A child has every rule of its parent but those it disables, with the reason kept.
+    eu_plan, fr_plan = policies.plan_for("EU"), policies.plan_for("FR")
+    assert global_ids - set(eu_plan.disabled) < eu_ids
+    assert eu_ids - set(fr_plan.disabled) < fr_ids
+    assert "global-special-category-about-person" in eu_plan.disabled
+    assert set(eu_plan.disabled) <= set(fr_plan.disabled)
     assert "eu-gdpr-art9-health" in fr_ids and "fr-nir-in-post" in fr_ids
     assert "fr-nir-in-post" not in eu_ids and not any(i.startswith("us-") for i in fr_ids)
     fr_refs = policies.plan_for("FR").detector_plan.lexicon_lists["person_references"]
@@ -93,7 +98,8 @@ def test_overlay_adds_rules_and_disables_with_a_recorded_reason(write_pack, org_
     policies = load_policy_set(org_dir)
     fr = policies.plan_for("FR")
     assert "acme-fr-greve" in _ids(fr) and "global-slur" not in _ids(fr)
-    assert fr.disabled == {"global-slur": "handled by the HR moderation tool in France"}
+    assert fr.disabled["global-slur"] == "handled by the HR moderation tool in France"
+    assert fr.disabled.keys() - {"global-slur"} == load_policy_set().plan_for("FR").disabled.keys()
     # Disabling in a child leaves the parent and siblings alone.
     assert "global-slur" in _ids(policies.plan_for("EU")) and "acme-fr-greve" not in _ids(
         policies.plan_for("EU")
